@@ -1,0 +1,145 @@
+"""`os1`: one command, many verbs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from os1.config import ConfigError, ResolvedSettings, Settings, load_settings
+from os1.llm.base import ModelError
+from os1.store.base import StorageError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="os1", description="os1: a personal AI companion that runs on your own machine."
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    chat = verbs.add_parser("chat", help="talk with os1 in the terminal")
+    chat.add_argument("--once", metavar="TEXT", help="print one reply to TEXT and exit")
+    chat.add_argument("--model", help="default, fast, or a path to a .gguf file")
+    chat.add_argument("--user", dest="user_name", help="whose conversation to continue")
+    chat.add_argument("--new", action="store_true", help="start a new conversation")
+
+    config = verbs.add_parser("config", help="show the effective settings and their sources")
+    config.add_argument("--json", action="store_true", help="print JSON")
+
+    setup = verbs.add_parser("setup", help="prepare the model (join, check, load once)")
+    setup.add_argument("--model", help="default, fast, or a path to a .gguf file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    if args.verb is None:
+        args = _parser().parse_args(["chat", *(argv or [])])
+    overrides = {k: getattr(args, k, None) for k in ("model", "user_name")}
+    try:
+        resolved = load_settings(overrides=overrides)
+    except ConfigError as exc:
+        errors.print(f"[red]Configuration problem:[/red] {exc}")
+        return EXIT_USAGE
+    try:
+        if args.verb == "config":
+            return _show_config(resolved, console, as_json=args.json)
+        if args.verb == "setup":
+            return _setup(resolved.settings, console)
+        return _chat(resolved.settings, args, console, errors)
+    except (ModelError, StorageError) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        errors.print("[dim]Stopped.[/dim]")
+        return 130
+
+
+def _show_config(resolved: ResolvedSettings, console: Console, *, as_json: bool) -> int:
+    def shown(value: Any, secret: bool) -> str:
+        if secret and value:
+            return "•••• (set)"
+        return str(value)
+
+    if as_json:
+        data = {
+            s.name: {"value": shown(s.value, s.secret), "source": s.source}
+            for s in resolved.sources
+        }
+        console.print_json(json.dumps({"config_file": str(resolved.config_file),
+                                       "settings": data}))
+        return EXIT_OK
+    table = Table(title="os1 settings", title_justify="left")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("from")
+    table.add_column("meaning", style="dim")
+    for s in resolved.sources:
+        table.add_row(s.name, shown(s.value, s.secret), s.source, s.help)
+    console.print(table)
+    exists = "exists" if resolved.config_file.exists() else "not created yet"
+    console.print(f"[dim]Config file: {resolved.config_file} ({exists}). "
+                  "Environment: OS1_<SETTING> (e.g. OS1_MODEL=fast).[/dim]")
+    return EXIT_OK
+
+
+def _prepare(settings: Settings, console: Console) -> Any:
+    from os1.app import open_companion
+    from os1.llm.select import prepare_model_file
+    from os1.terminal.progress import byte_progress, with_spinner
+
+    with byte_progress(console) as progress:
+        model_file = prepare_model_file(settings, progress)
+    what = f"Loading {model_file.name}…" if model_file else f"Connecting to {settings.llm_url}…"
+    return with_spinner(console, what, lambda: open_companion(settings, model_file))
+
+
+def _setup(settings: Settings, console: Console) -> int:
+    from os1.app import close_companion
+
+    companion = _prepare(settings, console)
+    console.print(f"[green]Ready.[/green] Model: {companion.model.name}")
+    console.print(f"Conversations are stored in {settings.database_path}")
+    asyncio.run(close_companion(companion))
+    return EXIT_OK
+
+
+def _chat(settings: Settings, args: argparse.Namespace, console: Console,
+          errors: Console) -> int:
+    from os1.app import close_companion
+    from os1.terminal.chat import chat_loop, chat_once
+
+    # Progress and spinners go to stderr so `os1 chat --once` prints only the reply.
+    companion = _prepare(settings, errors)
+    if settings.uses_remote_model:
+        errors.print(f"[dim]Using the model server at {settings.llm_url}: your messages are "
+                     "sent there.[/dim]")
+
+    async def run() -> int:
+        try:
+            user = await asyncio.to_thread(companion.store.user, settings.user_name)
+            if args.new:
+                await companion.new_conversation(user)
+            if args.once is not None:
+                return await chat_once(companion, user, args.once, console)
+            return await chat_loop(companion, user, console)
+        finally:
+            await close_companion(companion)
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

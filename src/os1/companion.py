@@ -1,0 +1,187 @@
+"""The turn loop: one path from the user's words to a streamed, remembered reply.
+
+    clean input ─► compose the prompt ─► stream the model ─► sentences ─► remember
+
+`Companion.turn` yields events (`os1.events`); every interface renders those and holds
+no companion logic of its own. Cancelling the task that consumes a turn (Ctrl-C, a
+barge-in) stops the model and stores what had been said, marked as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from os1.config import Settings
+from os1.events import Done, Event, Notice, Sentence, Token, TurnError, TurnStats
+from os1.inputs import clean_input
+from os1.llm.base import ChatModel, GenerationOptions, ModelError
+from os1.llm.prompt import HistoryBound, PromptTurn, build_messages, context_note
+from os1.sentences import SentenceSplitter
+from os1.store.base import Conversation, NewTurn, StorageError, Store, User
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class _Session:
+    """One user's open conversation, kept in memory so a failing disk never loses a turn."""
+
+    conversation: Conversation
+    turns: list[PromptTurn]
+    unsaved: list[NewTurn] = field(default_factory=list)
+
+
+class Companion:
+    def __init__(
+        self,
+        model: ChatModel,
+        store: Store,
+        settings: Settings,
+        persona: str,
+        clock: Clock | None = None,
+    ) -> None:
+        self.model = model
+        self.store = store
+        self._settings = settings
+        self._persona = persona
+        self._clock: Clock = clock or (lambda: datetime.now().astimezone())
+        self._sessions: dict[int, _Session] = {}
+        self._bound = HistoryBound(settings.history_turns, settings.history_chars)
+        self._options = GenerationOptions(
+            max_tokens=settings.max_reply_tokens, temperature=settings.temperature
+        )
+
+    # -- conversations --------------------------------------------------------------
+
+    async def _session(self, user: User) -> _Session:
+        session = self._sessions.get(user.id)
+        if session is None:
+            conversation = await asyncio.to_thread(self.store.current_conversation, user)
+            stored = await asyncio.to_thread(self.store.turns, user, conversation.id)
+            turns = [PromptTurn(t.role, t.content, t.context) for t in stored]
+            session = _Session(conversation, turns)
+            self._sessions[user.id] = session
+        return session
+
+    async def history(self, user: User) -> Sequence[PromptTurn]:
+        """The open conversation's turns, oldest first (to show where we left off)."""
+        return tuple((await self._session(user)).turns)
+
+    async def new_conversation(self, user: User) -> None:
+        """Start afresh; the old conversation stays stored."""
+        conversation = await asyncio.to_thread(self.store.new_conversation, user)
+        self._sessions[user.id] = _Session(conversation, [])
+
+    # -- the turn --------------------------------------------------------------------
+
+    async def turn(self, user: User, text: str | bytes) -> AsyncIterator[Event]:
+        started = time.monotonic()
+        cleaned = clean_input(text, self._settings.max_input_chars)
+        if not cleaned.text:
+            yield TurnError("empty_input", "There is nothing to send: the message is empty.",
+                            kept=False)
+            return
+        if cleaned.truncated_from is not None:
+            yield Notice(
+                "input_truncated",
+                f"Your message was {cleaned.truncated_from:,} characters long; os1 read the "
+                f"first {len(cleaned.text):,}.",
+            )
+        if cleaned.removed_controls:
+            yield Notice("input_cleaned",
+                         f"Removed {cleaned.removed_controls} invisible control character(s).")
+
+        try:
+            session = await self._session(user)
+        except StorageError as exc:
+            yield TurnError("storage", str(exc), kept=False)
+            return
+
+        for event in await asyncio.to_thread(self._save_unsaved, user, session):
+            yield event
+
+        now = self._clock()
+        note = context_note(now, session.turns)
+        current = PromptTurn("user", cleaned.text, note)
+        messages = build_messages(self._persona, session.turns, current, self._bound)
+        session.turns.append(current)
+        saved = await asyncio.to_thread(
+            self._remember, user, session,
+            NewTurn(session.conversation.id, "user", cleaned.text, note, "complete", now),
+        )
+        if not saved:
+            yield Notice("not_saved", "os1 could not save your message yet; it is kept in memory "
+                         "and will be saved as soon as the database is writable again.")
+
+        pieces: list[str] = []
+        splitter = SentenceSplitter()
+        first_token_at: float | None = None
+        finished = False
+        try:
+            async for piece in self.model.stream(messages, self._options):
+                if first_token_at is None:
+                    first_token_at = time.monotonic()
+                pieces.append(piece)
+                yield Token(piece)
+                for sentence in splitter.feed(piece):
+                    yield Sentence(sentence)
+            finished = True
+        except ModelError as exc:
+            yield TurnError("model", str(exc), kept=True)
+        finally:
+            # Runs on success, on a model error and on cancellation alike: whatever was said
+            # is part of the conversation. Synchronous on purpose: a cancelled task must not
+            # await here.
+            reply = "".join(pieces).strip()
+            if reply:
+                session.turns.append(PromptTurn("assistant", reply))
+                self._remember(user, session, NewTurn(
+                    session.conversation.id, "assistant", reply, "",
+                    "complete" if finished else "interrupted", self._clock(),
+                ))
+        if not finished:
+            return
+        rest = splitter.flush()
+        if rest:
+            yield Sentence(rest)
+        stats = TurnStats(
+            first_token_s=None if first_token_at is None else first_token_at - started,
+            total_s=time.monotonic() - started,
+            reply_tokens=len(pieces),
+        )
+        yield Done(reply=reply, interrupted=False, stats=stats)
+
+    # -- remembering -----------------------------------------------------------------
+
+    def _remember(self, user: User, session: _Session, turn: NewTurn) -> bool:
+        """Write a turn; on failure keep it for the next try. True if it is on disk."""
+        if session.unsaved:  # keep the order: older unsaved turns go first
+            session.unsaved.append(turn)
+            return False
+        try:
+            self.store.add_turn(user, turn)
+            return True
+        except StorageError:
+            session.unsaved.append(turn)
+            return False
+
+    def _save_unsaved(self, user: User, session: _Session) -> list[Event]:
+        saved = 0
+        while session.unsaved:
+            try:
+                self.store.add_turn(user, session.unsaved[0])
+            except StorageError:
+                break
+            session.unsaved.pop(0)
+            saved += 1
+        if saved:
+            return [Notice("saved_late", f"Saved {saved} earlier message(s) that had waited.")]
+        return []
+
+    def unsaved_count(self, user: User) -> int:
+        session = self._sessions.get(user.id)
+        return len(session.unsaved) if session else 0

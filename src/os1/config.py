@@ -1,0 +1,207 @@
+"""Settings: defaults, then a config file, then `OS1_*` environment variables, then flags.
+
+Every setting remembers where its value came from, so `os1 config` can show the user
+why os1 behaves the way it does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "os1"
+
+
+class ConfigError(Exception):
+    """A setting has a value os1 cannot use; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of one os1 process."""
+
+    data_dir: Path = field(
+        default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)),
+        metadata={"help": "where conversations are stored (SQLite)"},
+    )
+    cache_dir: Path = field(
+        default_factory=lambda: Path(platformdirs.user_cache_dir(APP_NAME)),
+        metadata={"help": "where the joined model file is cached"},
+    )
+    model: str = field(
+        default="default",
+        metadata={"help": "embedded model: default (Qwen2.5 1.5B), fast (0.5B), or a .gguf path"},
+    )
+    threads: int = field(
+        default=1,
+        metadata={"help": "CPU threads the embedded model writes with (1 stays fast on a "
+                  "busy machine)"},
+    )
+    batch_threads: int = field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        metadata={"help": "CPU threads the embedded model reads the prompt with"},
+    )
+    context_tokens: int = field(
+        default=4096, metadata={"help": "context window of the embedded model"}
+    )
+    max_reply_tokens: int = field(default=320, metadata={"help": "longest reply, in tokens"})
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature"})
+    history_turns: int = field(
+        default=16,
+        metadata={"help": "most past exchanges sent with each turn (the window moves in steps)"},
+    )
+    history_chars: int = field(
+        default=6000, metadata={"help": "most characters of past turns sent with each turn"}
+    )
+    max_input_chars: int = field(
+        default=6000, metadata={"help": "longer messages are cut to this length, with a notice"}
+    )
+    user_name: str = field(
+        default="me", metadata={"help": "the local user whose conversations are stored"}
+    )
+    llm_url: str = field(
+        default="",
+        metadata={"help": "OpenAI-compatible server URL (e.g. http://localhost:8000/v1); "
+                  "empty = embedded model"},
+    )
+    llm_model: str = field(default="", metadata={"help": "model name to ask the server for"})
+    llm_api_key: str = field(
+        default="", metadata={"help": "API key for the server", "secret": True}
+    )
+    llm_timeout_s: float = field(
+        default=120.0, metadata={"help": "seconds to wait for the model server"}
+    )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "os1.sqlite3"
+
+    @property
+    def uses_remote_model(self) -> bool:
+        return bool(self.llm_url)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    name: str
+    value: Any
+    source: str  # "default", "config file PATH", "env OS1_X", "command line"
+    help: str
+    secret: bool
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    settings: Settings
+    sources: tuple[SettingSource, ...]
+    config_file: Path
+
+
+def default_config_file(env: Mapping[str, str]) -> Path:
+    explicit = env.get("OS1_CONFIG_FILE")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def _convert(name: str, raw: Any, target: Any, origin: str) -> Any:
+    """Turn a raw value (string from env, TOML value) into the field's type."""
+    try:
+        if target is Path or target == "Path":
+            return Path(str(raw)).expanduser()
+        if target is int or target == "int":
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if target is float or target == "float":
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{origin}: {name} = {raw!r} is not a valid {getattr(target, '__name__', target)}."
+        ) from None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ResolvedSettings:
+    """Resolve the settings from every source, lowest priority first."""
+    env = os.environ if env is None else env
+    config_file = default_config_file(env)
+    file_values: dict[str, Any] = {}
+    if config_file.exists():
+        try:
+            file_values = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"The config file {config_file} is not valid TOML ({exc}). "
+                "Fix it or move it away."
+            ) from None
+
+    known = {f.name: f for f in fields(Settings)}
+    unknown = sorted(set(file_values) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"The config file {config_file} has unknown settings: {', '.join(unknown)}. "
+            f"Known settings: {', '.join(known)}."
+        )
+
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name, spec in known.items():
+        env_name = f"OS1_{name.upper()}"
+        if overrides and overrides.get(name) is not None:
+            values[name] = _convert(name, overrides[name], spec.type, "command line")
+            origins[name] = "command line"
+        elif env.get(env_name, "") != "":
+            values[name] = _convert(name, env[env_name], spec.type, f"env {env_name}")
+            origins[name] = f"env {env_name}"
+        elif name in file_values:
+            values[name] = _convert(name, file_values[name], spec.type, str(config_file))
+            origins[name] = f"config file {config_file}"
+        else:
+            origins[name] = "default"
+
+    settings = Settings(**values)
+    _validate(settings)
+    sources = tuple(
+        SettingSource(
+            name=name,
+            value=getattr(settings, name),
+            source=origins[name],
+            help=str(spec.metadata.get("help", "")),
+            secret=bool(spec.metadata.get("secret", False)),
+        )
+        for name, spec in known.items()
+    )
+    return ResolvedSettings(settings=settings, sources=sources, config_file=config_file)
+
+
+def _validate(settings: Settings) -> None:
+    positive = ("threads", "batch_threads", "context_tokens", "max_reply_tokens", "history_turns",
+                "history_chars", "max_input_chars")
+    for name in positive:
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{name} must be at least 1 (it is {getattr(settings, name)}).")
+    if settings.max_reply_tokens >= settings.context_tokens:
+        raise ConfigError("max_reply_tokens must be smaller than context_tokens.")
+    if not 0.0 <= settings.temperature <= 2.0:
+        raise ConfigError("temperature must be between 0 and 2.")
+    if settings.llm_url and not settings.llm_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"llm_url {settings.llm_url!r} must start with http:// or https:// "
+            "(for example http://localhost:8000/v1)."
+        )
+    if not settings.user_name.strip():
+        raise ConfigError("user_name must not be empty.")

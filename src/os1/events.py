@@ -1,0 +1,62 @@
+"""The events a turn yields. Interfaces render these; they hold no companion logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the reply as the model writes it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A whole sentence of the reply, for speech and for interfaces that show sentences."""
+
+    text: str
+
+
+NoticeKind = Literal["input_truncated", "input_cleaned", "not_saved", "saved_late"]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that does not stop the turn."""
+
+    kind: NoticeKind
+    text: str
+
+
+ErrorKind = Literal["empty_input", "model", "storage"]
+
+
+@dataclass(frozen=True)
+class TurnError:
+    """The turn could not produce a reply. The user's words are kept (see `kept`)."""
+
+    kind: ErrorKind
+    message: str
+    kept: bool
+
+
+@dataclass(frozen=True)
+class TurnStats:
+    first_token_s: float | None
+    total_s: float
+    reply_tokens: int
+
+
+@dataclass(frozen=True)
+class Done:
+    """The turn is over: the reply as stored, and whether it was cut short."""
+
+    reply: str
+    interrupted: bool
+    stats: TurnStats
+
+
+Event = Token | Sentence | Notice | TurnError | Done

@@ -1,0 +1,175 @@
+"""The embedded model: llama.cpp in this process, through xllamacpp.
+
+xllamacpp runs llama.cpp's own server loop in a background thread. We call it directly
+(no HTTP) and bridge its blocking, callback-based streaming into an async iterator.
+llama.cpp keeps the last prompt's KV cache per slot, so a prompt that starts with the
+same bytes as the previous one only pays for the new tail: see `os1.llm.prompt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from os1.llm.base import (
+    ChatMessage,
+    GenerationOptions,
+    ModelError,
+    ModelFileError,
+    parse_structured,
+)
+from os1.llm.model_files import check_gguf_file
+
+_END = object()
+
+
+class EmbeddedModel:
+    """A GGUF model run by llama.cpp in-process. One reply at a time."""
+
+    def __init__(
+        self, path: Path, *, threads: int = 1, batch_threads: int = 1, context_tokens: int = 4096
+    ) -> None:
+        import xllamacpp  # imported here: loading the native library takes a moment
+
+        check_gguf_file(path)
+        self._path = path
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = context_tokens
+        params.n_parallel = 1  # one slot: every turn reuses the same KV cache
+        params.cpuparams.n_threads = threads
+        # Reading the prompt is a batch job that scales with threads; writing the reply
+        # token by token on more than one thread collapses when anything else runs.
+        params.cpuparams_batch.n_threads = batch_threads
+        params.verbosity = -1
+        params.warmup = False
+        # xllamacpp also opens an HTTP listener on loopback. Nobody but us should use it:
+        # a random key closes it, and the slots endpoint (which shows prompts) is off.
+        params.api_keys = [secrets.token_urlsafe(32)]
+        params.endpoint_slots = False
+        params.endpoint_props = False
+        params.cors_origins = "http://127.0.0.1"
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as exc:  # xllamacpp raises a bare RuntimeError on a bad file
+            raise ModelFileError(
+                f"llama.cpp could not load the model file {path} ({exc}). The file may be "
+                "corrupted or truncated: for a packaged model, run `os1 setup` to rebuild it; "
+                "for your own file, download it again."
+            ) from None
+        # One worker thread: llama.cpp serves one request at a time on one slot anyway,
+        # and a single thread keeps cancelled requests strictly ordered.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-llama")
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return self._path.name
+
+    def _request(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, *, stream: bool
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "messages": [m.as_dict() for m in messages],
+            "stream": stream,
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "repeat_penalty": options.repeat_penalty,
+            "cache_prompt": True,
+        }
+        if options.seed is not None:
+            request["seed"] = options.seed
+        return request
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str]:
+        if self._closed:
+            raise ModelError("The model has been closed.")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+
+        def deliver(item: object) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:
+                stop.set()  # the event loop is gone: nobody is listening any more
+
+        def on_chunk(chunk: Any) -> bool:
+            deliver(chunk)
+            return stop.is_set()  # True tells llama.cpp to stop generating
+
+        def work() -> None:
+            try:
+                result = self._server.handle_chat_completions(
+                    self._request(messages, options, stream=True), on_chunk
+                )
+                if isinstance(result, dict) and "error" in result:
+                    deliver(ModelError(_error_text(result)))
+            except Exception as exc:
+                deliver(ModelError(f"llama.cpp failed: {exc}"))
+            finally:
+                deliver(_END)
+
+        self._executor.submit(work)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, ModelError):
+                    raise item
+                if isinstance(item, dict):
+                    if "error" in item:
+                        raise ModelError(_error_text(item))
+                    for choice in item.get("choices") or ():
+                        piece = (choice.get("delta") or {}).get("content")
+                        if piece:
+                            yield piece
+        finally:
+            # Reached on normal end, on error, and when the consumer stops early
+            # (Ctrl-C, barge-in): the next callback returns True and llama.cpp stops.
+            stop.set()
+
+    async def structured(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: dict[str, Any],
+        options: GenerationOptions,
+    ) -> dict[str, Any]:
+        request = self._request(messages, options, stream=False)
+        # llama.cpp turns the schema into a grammar: the model cannot write anything else.
+        request["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(
+            self._executor, self._server.handle_chat_completions, request
+        )
+        if not isinstance(result, dict) or "error" in result:
+            raise ModelError(_error_text(result))
+        text = result["choices"][0]["message"].get("content") or ""
+        return parse_structured(text, schema, self.name)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        # Dropping the server joins llama.cpp's loop thread and frees the weights.
+        del self._server
+
+
+def _error_text(result: object) -> str:
+    if isinstance(result, dict):
+        error = result.get("error", result)
+        if isinstance(error, dict):
+            return f"llama.cpp: {error.get('message') or json.dumps(error)}"
+        return f"llama.cpp: {error}"
+    return f"llama.cpp returned {result!r}"

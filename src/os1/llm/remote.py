@@ -1,0 +1,146 @@
+"""Any OpenAI-compatible chat server: vLLM, llama.cpp server, Ollama, a cloud API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+
+from os1.llm.base import (
+    ChatMessage,
+    GenerationOptions,
+    ModelError,
+    ModelUnavailableError,
+    parse_structured,
+)
+
+
+class RemoteModel:
+    """Streams from `POST {base_url}/chat/completions` with server-sent events."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str = "",
+        api_key: str = "",
+        timeout_s: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._model = model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=10.0),
+            transport=transport,
+        )
+
+    @property
+    def name(self) -> str:
+        return f"{self._model or 'model'} at {self._base_url}"
+
+    def _body(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, *, stream: bool
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "messages": [m.as_dict() for m in messages],
+            "stream": stream,
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+        }
+        if self._model:
+            body["model"] = self._model
+        if options.seed is not None:
+            body["seed"] = options.seed
+        return body
+
+    def _unreachable(self, exc: Exception) -> ModelUnavailableError:
+        return ModelUnavailableError(
+            f"Cannot reach the model server at {self._base_url} ({type(exc).__name__}: {exc}). "
+            "Check that it is running and that OS1_LLM_URL is right (it usually ends in /v1), "
+            "or unset OS1_LLM_URL to use the embedded model."
+        )
+
+    async def _raise_for_status(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        body = (await response.aread()).decode("utf-8", errors="replace")
+        detail = body
+        try:
+            parsed = json.loads(body)
+            error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
+            detail = error.get("message", body) if isinstance(error, dict) else str(error)
+        except ValueError:
+            pass
+        hint = ""
+        if response.status_code in (401, 403):
+            hint = " Check OS1_LLM_API_KEY."
+        elif response.status_code == 404:
+            hint = " Check OS1_LLM_URL (it usually ends in /v1) and OS1_LLM_MODEL."
+        raise ModelUnavailableError(
+            f"The model server at {self._base_url} answered {response.status_code}: "
+            f"{detail[:300]}.{hint}"
+        )
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str]:
+        body = self._body(messages, options, stream=True)
+        try:
+            # Leaving this block early closes the connection: the server sees the client
+            # go away and stops generating. That is how cancellation reaches it.
+            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+                await self._raise_for_status(response)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        raise ModelError(
+                            f"The model server at {self._base_url} sent a malformed event: "
+                            f"{data[:200]!r}"
+                        ) from None
+                    if isinstance(chunk, dict) and "error" in chunk:
+                        raise ModelError(f"The model server reported an error: {chunk['error']}")
+                    for choice in chunk.get("choices") or ():
+                        piece = (choice.get("delta") or {}).get("content")
+                        if piece:
+                            yield piece
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
+    async def structured(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: dict[str, Any],
+        options: GenerationOptions,
+    ) -> dict[str, Any]:
+        body = self._body(messages, options, stream=False)
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "reply", "schema": schema, "strict": True},
+        }
+        try:
+            response = await self._client.post("/chat/completions", json=body)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+        await self._raise_for_status(response)
+        try:
+            text = response.json()["choices"][0]["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise ModelError(
+                f"The model server at {self._base_url} sent a reply os1 cannot read: "
+                f"{response.text[:200]!r}"
+            ) from None
+        return parse_structured(text, schema, self.name)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,193 @@
+"""`os1 chat`: the terminal interface. It renders turn events and nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import suppress
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.key_binding.key_processor import KeyPressEvent
+from rich.console import Console
+from rich.status import Status
+
+from os1.companion import Companion
+from os1.events import Done, Event, Notice, Token, TurnError
+from os1.store.base import User
+
+HELP = """\
+Type and press Enter to send. Esc then Enter (or Alt+Enter) starts a new line;
+pasted text keeps its lines.
+  /new    start a new conversation (the old one stays saved)
+  /help   show this help
+  /quit   leave (Ctrl-D works too)
+Ctrl-C while os1 is answering stops the reply; what it said so far is kept."""
+
+
+async def chat_once(companion: Companion, user: User, text: str, console: Console) -> int:
+    """Print one reply to stdout and return an exit status (for scripts)."""
+    outcome = await _render_turn(companion.turn(user, text), console)
+    return 0 if outcome == "done" else 1
+
+
+async def chat_loop(companion: Companion, user: User, console: Console) -> int:
+    await _show_where_we_left_off(companion, user, console)
+    console.print("[dim]/help for help. Ctrl-C stops a reply, Ctrl-D or /quit leaves.[/dim]")
+    read = _terminal_reader() if sys.stdin.isatty() else _pipe_reader()
+    keep: str = ""
+    while True:
+        try:
+            text = await read(keep)
+        except EOFError:
+            console.print()
+            return 0
+        except KeyboardInterrupt:
+            keep = ""
+            continue
+        keep = ""
+        command = text.strip().lower()
+        if not command:
+            continue
+        if command in ("/quit", "/exit", "/q"):
+            return 0
+        if command == "/help":
+            console.print(HELP, markup=False)
+            continue
+        if command == "/new":
+            await companion.new_conversation(user)
+            console.print("[dim]A new conversation. The old one is saved.[/dim]")
+            continue
+        if command.startswith("/") and " " not in command:
+            console.print(f"[yellow]Unknown command {command}.[/yellow] /help lists them.")
+            continue
+        outcome = await _render_turn_interruptibly(companion, user, text, console)
+        if outcome == "lost":
+            keep = text  # the store refused the message: offer it again rather than lose it
+
+
+async def _show_where_we_left_off(companion: Companion, user: User, console: Console) -> None:
+    turns = await companion.history(user)
+    if not turns:
+        console.print("[bold]os1[/bold] [dim]· a new conversation[/dim]")
+        return
+    console.print(f"[bold]os1[/bold] [dim]· continuing our conversation ({len(turns)} messages)[/dim]")
+    for turn in turns[-4:]:
+        who = "you" if turn.role == "user" else "os1"
+        style = "cyan" if turn.role == "user" else "default"
+        console.print(f"[dim]{who}:[/dim] [{style}]{_escape(turn.content)}[/{style}]")
+    console.print()
+
+
+async def _render_turn_interruptibly(
+    companion: Companion, user: User, text: str, console: Console
+) -> str:
+    """Run a turn in a task that Ctrl-C cancels; the companion keeps what was said."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(_render_turn(companion.turn(user, text), console))
+    handler_set = False
+    with suppress(NotImplementedError, RuntimeError):  # no signal handlers off the main thread
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        handler_set = True
+    try:
+        return await task
+    except asyncio.CancelledError:
+        console.print("\n[dim](stopped — what os1 said so far is kept)[/dim]")
+        return "stopped"
+    finally:
+        if handler_set:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
+    """Show a turn's events. Returns "done", "error" or "lost" (message not kept)."""
+    status: Status | None = console.status("[dim]…[/dim]", spinner="dots")
+    status.start()
+    out = console.file
+    writing = False
+    outcome = "error"
+    try:
+        async for event in events:
+            if isinstance(event, Token):
+                if status is not None:
+                    status.stop()
+                    status = None
+                if not writing:
+                    out.write("\n")
+                    writing = True
+                out.write(event.text)
+                out.flush()
+            elif isinstance(event, Notice):
+                _pause(status)
+                console.print(f"[yellow]{_escape(event.text)}[/yellow]")
+                _resume(status)
+            elif isinstance(event, TurnError):
+                if status is not None:
+                    status.stop()
+                    status = None
+                console.print(f"\n[red]{_escape(event.message)}[/red]")
+                if event.kind == "model" and event.kept:
+                    console.print("[dim]Your message is saved; send another when ready.[/dim]")
+                outcome = "error" if event.kept or event.kind == "empty_input" else "lost"
+            elif isinstance(event, Done):
+                outcome = "done"
+    finally:
+        if status is not None:
+            status.stop()
+        if writing:
+            out.write("\n\n")
+            out.flush()
+    return outcome
+
+
+def _pause(status: Status | None) -> None:
+    if status is not None:
+        status.stop()
+
+
+def _resume(status: Status | None) -> None:
+    if status is not None:
+        status.start()
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _terminal_reader():  # type: ignore[no-untyped-def]
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @bindings.add("enter")
+    def _submit(event: KeyPressEvent) -> None:
+        event.current_buffer.validate_and_handle()
+
+    session: PromptSession[str] = PromptSession(
+        history=InMemoryHistory(), multiline=True, key_bindings=bindings,
+        prompt_continuation="… ",
+    )
+
+    async def read(default: str) -> str:
+        return await session.prompt_async("› ", default=default)
+
+    return read
+
+
+def _pipe_reader():  # type: ignore[no-untyped-def]
+    """Lines from a pipe or file: one message per line."""
+
+    async def read(default: str) -> str:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            raise EOFError
+        return line
+
+    return read
