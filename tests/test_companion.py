@@ -35,6 +35,9 @@ class RecordingModel:
                          options: GenerationOptions) -> dict[str, Any]:
         return await self.inner.structured(messages, schema, options)
 
+    async def warm(self, system_prompt: str) -> None:
+        await self.inner.warm(system_prompt)
+
     async def aclose(self) -> None:
         pass  # the session-wide fixture model is closed by its fixture
 

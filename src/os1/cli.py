@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from os1.companion import Companion
 from os1.config import ConfigError, ResolvedSettings, Settings, load_settings
 from os1.llm.base import ModelError
 from os1.store.base import StorageError
@@ -95,24 +96,36 @@ def _show_config(resolved: ResolvedSettings, console: Console, *, as_json: bool)
     return EXIT_OK
 
 
-def _prepare(settings: Settings, console: Console) -> Any:
-    from os1.app import open_companion
+async def _prepare(settings: Settings, console: Console) -> Companion:
+    """Open the companion, showing progress: join the model (once), load it, warm it."""
+    from os1.app import close_companion, open_companion
     from os1.llm.select import prepare_model_file
-    from os1.terminal.progress import byte_progress, with_spinner
+    from os1.terminal.progress import byte_progress
 
     with byte_progress(console) as progress:
-        model_file = prepare_model_file(settings, progress)
+        model_file = await asyncio.to_thread(prepare_model_file, settings, progress)
     what = f"Loading {model_file.name}…" if model_file else f"Connecting to {settings.llm_url}…"
-    return with_spinner(console, what, lambda: open_companion(settings, model_file))
+    with console.status(what):
+        companion = await asyncio.to_thread(open_companion, settings, model_file)
+    try:
+        with console.status("Getting ready (the very first time takes a minute)…"):
+            await companion.warm()
+    except BaseException:
+        await close_companion(companion)
+        raise
+    return companion
 
 
 def _setup(settings: Settings, console: Console) -> int:
     from os1.app import close_companion
 
-    companion = _prepare(settings, console)
-    console.print(f"[green]Ready.[/green] Model: {companion.model.name}")
-    console.print(f"Conversations are stored in {settings.database_path}")
-    asyncio.run(close_companion(companion))
+    async def run() -> None:
+        companion = await _prepare(settings, console)
+        console.print(f"[green]Ready.[/green] Model: {companion.model.name}")
+        console.print(f"Conversations are stored in {settings.database_path}")
+        await close_companion(companion)
+
+    asyncio.run(run())
     return EXIT_OK
 
 
@@ -121,13 +134,12 @@ def _chat(settings: Settings, args: argparse.Namespace, console: Console,
     from os1.app import close_companion
     from os1.terminal.chat import chat_loop, chat_once
 
-    # Progress and spinners go to stderr so `os1 chat --once` prints only the reply.
-    companion = _prepare(settings, errors)
-    if settings.uses_remote_model:
-        errors.print(f"[dim]Using the model server at {settings.llm_url}: your messages are "
-                     "sent there.[/dim]")
-
     async def run() -> int:
+        # Progress and spinners go to stderr so `os1 chat --once` prints only the reply.
+        companion = await _prepare(settings, errors)
+        if settings.uses_remote_model:
+            errors.print(f"[dim]Using the model server at {settings.llm_url}: your messages "
+                         "are sent there.[/dim]")
         try:
             user = await asyncio.to_thread(companion.store.user, settings.user_name)
             if args.new:

@@ -55,6 +55,10 @@ class Companion:
             max_tokens=settings.max_reply_tokens, temperature=settings.temperature
         )
 
+    async def warm(self) -> None:
+        """Get the model ready for this persona (slow only the first time ever)."""
+        await self.model.warm(self._persona)
+
     # -- conversations --------------------------------------------------------------
 
     async def _session(self, user: User) -> _Session:

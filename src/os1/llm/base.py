@@ -70,6 +70,10 @@ class ChatModel(Protocol):
         """Return an object that validates against `schema`."""
         ...
 
+    async def warm(self, system_prompt: str) -> None:
+        """Prepare for prompts that open with `system_prompt` (slow at most once)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

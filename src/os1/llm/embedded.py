@@ -9,6 +9,7 @@ same bytes as the previous one only pays for the new tail: see `os1.llm.prompt`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import secrets
 import threading
@@ -16,6 +17,8 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from os1.llm.base import (
     ChatMessage,
@@ -33,7 +36,13 @@ class EmbeddedModel:
     """A GGUF model run by llama.cpp in-process. One reply at a time."""
 
     def __init__(
-        self, path: Path, *, threads: int = 1, batch_threads: int = 1, context_tokens: int = 4096
+        self,
+        path: Path,
+        *,
+        threads: int = 1,
+        batch_threads: int = 1,
+        context_tokens: int = 4096,
+        state_dir: Path | None = None,
     ) -> None:
         import xllamacpp  # imported here: loading the native library takes a moment
 
@@ -51,10 +60,20 @@ class EmbeddedModel:
         params.warmup = False
         # xllamacpp also opens an HTTP listener on loopback. Nobody but us should use it:
         # a random key closes it, and the slots endpoint (which shows prompts) is off.
-        params.api_keys = [secrets.token_urlsafe(32)]
+        self._api_key = secrets.token_urlsafe(32)
+        params.api_keys = [self._api_key]
         params.endpoint_slots = False
         params.endpoint_props = False
         params.cors_origins = "http://127.0.0.1"
+        # KV-cache snapshots (see `warm`) live here; llama.cpp joins dir and name with "+".
+        self._state_dir = state_dir
+        if state_dir is not None:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            params.slot_save_path = f"{state_dir}/"
+        stat = path.stat()
+        self._state_key = hashlib.sha256(
+            f"{path.name}|{stat.st_size}|{context_tokens}".encode()
+        ).hexdigest()[:12]
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:  # xllamacpp raises a bare RuntimeError on a bad file
@@ -71,6 +90,52 @@ class EmbeddedModel:
     @property
     def name(self) -> str:
         return self._path.name
+
+    # -- KV-cache snapshots --------------------------------------------------------------
+    #
+    # Reading the ~500-token persona costs ~25 s on a 2-core CPU; restoring a snapshot of
+    # llama.cpp's KV cache costs ~0.1 s. We keep two snapshots: the persona alone (made
+    # once, at `os1 setup`), and the whole last session (written on close, so a restart
+    # does not re-read the conversation). llama.cpp reuses only the part of a snapshot
+    # that matches the new prompt token for token, so a stale snapshot is merely slower.
+
+    @property
+    def _session_file(self) -> str:
+        return f"session-{self._state_key}.bin"
+
+    def _persona_file(self, system_prompt: str) -> str:
+        digest = hashlib.sha256(system_prompt.encode()).hexdigest()[:12]
+        return f"persona-{self._state_key}-{digest}.bin"
+
+    def _slot_action(self, action: str, filename: str) -> bool:
+        try:
+            response = httpx.post(
+                f"{self._server.listening_address}/slots/0?action={action}",
+                json={"filename": filename},
+                headers={"Authorization": f"Bearer {self._api_key}"},
+                timeout=120,
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def warm(self, system_prompt: str) -> None:
+        """Make the first reply fast: restore a KV snapshot, or make the persona's once."""
+        if self._state_dir is None:
+            return
+        state_dir = self._state_dir
+
+        def work() -> None:
+            for name in (self._session_file, self._persona_file(system_prompt)):
+                if (state_dir / name).exists() and self._slot_action("restore", name):
+                    return
+            prime = [ChatMessage("system", system_prompt), ChatMessage("user", ".")]
+            self._server.handle_chat_completions(
+                self._request(prime, GenerationOptions(max_tokens=1), stream=False)
+            )
+            self._slot_action("save", self._persona_file(system_prompt))
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     def _request(
         self, messages: Sequence[ChatMessage], options: GenerationOptions, *, stream: bool
@@ -161,6 +226,11 @@ class EmbeddedModel:
         if self._closed:
             return
         self._closed = True
+        if self._state_dir is not None:
+            # Queued behind any reply still finishing, so the snapshot is complete.
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._slot_action, "save", self._session_file
+            )
         self._executor.shutdown(wait=True, cancel_futures=True)
         # Dropping the server joins llama.cpp's loop thread and frees the weights.
         del self._server

@@ -142,5 +142,8 @@ class RemoteModel:
             ) from None
         return parse_structured(text, schema, self.name)
 
+    async def warm(self, system_prompt: str) -> None:
+        """Nothing to do: a server manages its own prompt cache."""
+
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -40,4 +40,5 @@ def open_chat_model(settings: Settings, model_file: Path | None) -> ChatModel:
         threads=settings.threads,
         batch_threads=settings.batch_threads,
         context_tokens=settings.context_tokens,
+        state_dir=settings.data_dir / "kv",
     )
