@@ -27,7 +27,9 @@ class RecordingModel:
     def name(self) -> str:
         return self.inner.name
 
-    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
+    def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str]:
         self.prompts.append(list(messages))
         return self.inner.stream(messages, options)
 

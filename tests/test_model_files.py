@@ -41,11 +41,15 @@ def parts_on_path(tmp_path: Path) -> Iterator[PackagedModel]:
 
 def test_parts_are_joined_once_and_verified(parts_on_path: PackagedModel, tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
-    path = prepare_packaged_model(parts_on_path, tmp_path / "cache", lambda d, t, w: seen.append((d, t)))
+
+    def record(done: int, total: int, what: str) -> None:
+        seen.append((done, total))
+
+    path = prepare_packaged_model(parts_on_path, tmp_path / "cache", record)
     assert path.read_bytes() == CONTENT
     assert seen[-1] == (len(CONTENT), len(CONTENT))
     seen.clear()
-    assert prepare_packaged_model(parts_on_path, tmp_path / "cache", lambda d, t, w: seen.append((d, t))) == path
+    assert prepare_packaged_model(parts_on_path, tmp_path / "cache", record) == path
     assert seen == []  # cached: no join and no hashing the second time
 
 
@@ -67,7 +71,7 @@ def test_wrong_checksum_names_the_packages_to_reinstall(
 def test_missing_package_says_how_to_install(tmp_path: Path) -> None:
     missing = PackagedModel(key="x", title="X", filename="x.gguf", sha256="0" * 64,
                             packages=("os1_no_such_package_here",), pip_names="x-model")
-    with pytest.raises(ModelFileError, match="not installed.*make run"):
+    with pytest.raises(ModelFileError, match=r"not installed.*make run"):
         prepare_packaged_model(missing, tmp_path)
 
 

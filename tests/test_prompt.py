@@ -1,4 +1,5 @@
 from datetime import datetime
+from itertools import pairwise
 
 from os1.llm.prompt import (
     HistoryBound,
@@ -32,7 +33,7 @@ def test_window_start_moves_in_steps_and_never_exceeds_the_bound() -> None:
         assert turns[start].role == "user"
         starts.append(start)
     # The start changes on only a fraction of turns: that is what keeps the prefix cached.
-    changes = sum(1 for a, b in zip(starts, starts[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in pairwise(starts) if a != b)
     assert changes <= len(starts) // 2
     assert starts == sorted(starts)
 

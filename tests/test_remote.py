@@ -71,7 +71,7 @@ async def test_closing_early_frees_the_server_for_the_next_request(remote: Remot
 
 async def test_wrong_api_key_says_so(llama_server: str) -> None:
     model = RemoteModel(llama_server, api_key="wrong")
-    with pytest.raises(ModelUnavailableError, match="401.*OS1_LLM_API_KEY"):
+    with pytest.raises(ModelUnavailableError, match=r"401.*OS1_LLM_API_KEY"):
         _ = [p async for p in model.stream(MESSAGES, GenerationOptions(max_tokens=4))]
     await model.aclose()
 
@@ -81,7 +81,7 @@ async def test_unreachable_server_says_what_to_check() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     model = RemoteModel(f"http://127.0.0.1:{port}/v1")
-    with pytest.raises(ModelUnavailableError, match="Cannot reach the model server.*OS1_LLM_URL"):
+    with pytest.raises(ModelUnavailableError, match=r"Cannot reach the model server.*OS1_LLM_URL"):
         _ = [p async for p in model.stream(MESSAGES, GenerationOptions(max_tokens=4))]
     with pytest.raises(ModelUnavailableError):
         await model.structured(MESSAGES, {"type": "object"}, GenerationOptions())

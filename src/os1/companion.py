@@ -18,7 +18,7 @@ from datetime import datetime
 from os1.config import Settings
 from os1.events import Done, Event, Notice, Sentence, Token, TurnError, TurnStats
 from os1.inputs import clean_input
-from os1.llm.base import ChatModel, GenerationOptions, ModelError
+from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
 from os1.llm.prompt import HistoryBound, PromptTurn, build_messages, context_note
 from os1.sentences import SentenceSplitter
 from os1.store.base import Conversation, NewTurn, StorageError, Store, User
@@ -61,11 +61,11 @@ class Companion:
 
     # -- conversations --------------------------------------------------------------
 
-    async def _session(self, user: User) -> _Session:
+    def _session(self, user: User) -> _Session:
         session = self._sessions.get(user.id)
         if session is None:
-            conversation = await asyncio.to_thread(self.store.current_conversation, user)
-            stored = await asyncio.to_thread(self.store.turns, user, conversation.id)
+            conversation = self.store.current_conversation(user)
+            stored = self.store.turns(user, conversation.id)
             turns = [PromptTurn(t.role, t.content, t.context) for t in stored]
             session = _Session(conversation, turns)
             self._sessions[user.id] = session
@@ -73,7 +73,7 @@ class Companion:
 
     async def history(self, user: User) -> Sequence[PromptTurn]:
         """The open conversation's turns, oldest first (to show where we left off)."""
-        return tuple((await self._session(user)).turns)
+        return tuple((await asyncio.to_thread(self._session, user)).turns)
 
     async def new_conversation(self, user: User) -> None:
         """Start afresh; the old conversation stays stored."""
@@ -99,27 +99,17 @@ class Companion:
             yield Notice("input_cleaned",
                          f"Removed {cleaned.removed_controls} invisible control character(s).")
 
+        # Shielded: once the user pressed Enter, their words are stored even if they
+        # press Ctrl-C a moment later.
         try:
-            session = await self._session(user)
+            session, messages, notices = await asyncio.shield(
+                asyncio.to_thread(self._begin, user, cleaned.text, self._clock())
+            )
         except StorageError as exc:
             yield TurnError("storage", str(exc), kept=False)
             return
-
-        for event in await asyncio.to_thread(self._save_unsaved, user, session):
-            yield event
-
-        now = self._clock()
-        note = context_note(now, session.turns)
-        current = PromptTurn("user", cleaned.text, note)
-        messages = build_messages(self._persona, session.turns, current, self._bound)
-        session.turns.append(current)
-        saved = await asyncio.to_thread(
-            self._remember, user, session,
-            NewTurn(session.conversation.id, "user", cleaned.text, note, "complete", now),
-        )
-        if not saved:
-            yield Notice("not_saved", "os1 could not save your message yet; it is kept in memory "
-                         "and will be saved as soon as the database is writable again.")
+        for notice in notices:
+            yield notice
 
         pieces: list[str] = []
         splitter = SentenceSplitter()
@@ -161,6 +151,23 @@ class Companion:
 
     # -- remembering -----------------------------------------------------------------
 
+    def _begin(
+        self, user: User, text: str, now: datetime
+    ) -> tuple[_Session, list[ChatMessage], list[Notice]]:
+        """Store the user's turn and compose the prompt (in a worker thread)."""
+        session = self._session(user)
+        notices = self._save_unsaved(user, session)
+        note = context_note(now, session.turns)
+        current = PromptTurn("user", text, note)
+        messages = build_messages(self._persona, session.turns, current, self._bound)
+        session.turns.append(current)
+        turn = NewTurn(session.conversation.id, "user", text, note, "complete", now)
+        if not self._remember(user, session, turn):
+            notices.append(Notice(
+                "not_saved", "os1 could not save your message yet; it is kept in memory and "
+                "will be saved as soon as the database is writable again."))
+        return session, messages, notices
+
     def _remember(self, user: User, session: _Session, turn: NewTurn) -> bool:
         """Write a turn; on failure keep it for the next try. True if it is on disk."""
         if session.unsaved:  # keep the order: older unsaved turns go first
@@ -173,7 +180,7 @@ class Companion:
             session.unsaved.append(turn)
             return False
 
-    def _save_unsaved(self, user: User, session: _Session) -> list[Event]:
+    def _save_unsaved(self, user: User, session: _Session) -> list[Notice]:
         saved = 0
         while session.unsaved:
             try:

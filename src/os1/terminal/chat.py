@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 
 from prompt_toolkit import PromptSession
@@ -27,6 +27,9 @@ pasted text keeps its lines.
   /quit   leave (Ctrl-D works too)
 Ctrl-C while os1 is answering stops the reply; what it said so far is kept."""
 
+# Reads one message; its argument is text to offer again (a message that was not kept).
+Reader = Callable[[str], Awaitable[str]]
+
 
 async def chat_once(companion: Companion, user: User, text: str, console: Console) -> int:
     """Print one reply to stdout and return an exit status (for scripts)."""
@@ -38,7 +41,7 @@ async def chat_loop(companion: Companion, user: User, console: Console) -> int:
     await _show_where_we_left_off(companion, user, console)
     console.print("[dim]/help for help. Ctrl-C stops a reply, Ctrl-D or /quit leaves.[/dim]")
     read = _terminal_reader() if sys.stdin.isatty() else _pipe_reader()
-    keep: str = ""
+    keep = ""
     while True:
         try:
             text = await read(keep)
@@ -64,9 +67,31 @@ async def chat_loop(companion: Companion, user: User, console: Console) -> int:
         if command.startswith("/") and " " not in command:
             console.print(f"[yellow]Unknown command {command}.[/yellow] /help lists them.")
             continue
-        outcome = await _render_turn_interruptibly(companion, user, text, console)
+        outcome = await _reply_until_ctrl_c(companion, user, text, console)
         if outcome == "lost":
-            keep = text  # the store refused the message: offer it again rather than lose it
+            keep = text  # the store refused the message: offer it again, never lose it
+
+
+async def _reply_until_ctrl_c(
+    companion: Companion, user: User, text: str, console: Console
+) -> str:
+    """Show one reply. Outside the prompt the terminal is in cooked mode, so Ctrl-C is a
+    signal: it cancels the reply (the companion keeps what was said), not the session.
+    The handler is set per reply because prompt_toolkit resets SIGINT after each prompt."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(_render_turn(companion.turn(user, text), console))
+    handled = False
+    with suppress(NotImplementedError, RuntimeError):  # no signal handlers on this platform
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        handled = True
+    try:
+        return await task
+    except asyncio.CancelledError:
+        console.print("\n[dim](stopped — what was said so far is kept)[/dim]")
+        return "stopped"
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 async def _show_where_we_left_off(companion: Companion, user: User, console: Console) -> None:
@@ -74,7 +99,9 @@ async def _show_where_we_left_off(companion: Companion, user: User, console: Con
     if not turns:
         console.print("[bold]os1[/bold] [dim]· a new conversation[/dim]")
         return
-    console.print(f"[bold]os1[/bold] [dim]· continuing our conversation ({len(turns)} messages)[/dim]")
+    console.print(
+        f"[bold]os1[/bold] [dim]· continuing our conversation ({len(turns)} messages)[/dim]"
+    )
     for turn in turns[-4:]:
         who = "you" if turn.role == "user" else "os1"
         style = "cyan" if turn.role == "user" else "default"
@@ -82,30 +109,11 @@ async def _show_where_we_left_off(companion: Companion, user: User, console: Con
     console.print()
 
 
-async def _render_turn_interruptibly(
-    companion: Companion, user: User, text: str, console: Console
-) -> str:
-    """Run a turn in a task that Ctrl-C cancels; the companion keeps what was said."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(_render_turn(companion.turn(user, text), console))
-    handler_set = False
-    with suppress(NotImplementedError, RuntimeError):  # no signal handlers off the main thread
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
-        handler_set = True
-    try:
-        return await task
-    except asyncio.CancelledError:
-        console.print("\n[dim](stopped — what os1 said so far is kept)[/dim]")
-        return "stopped"
-    finally:
-        if handler_set:
-            loop.remove_signal_handler(signal.SIGINT)
-
-
 async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
     """Show a turn's events. Returns "done", "error" or "lost" (message not kept)."""
     status: Status | None = console.status("[dim]…[/dim]", spinner="dots")
-    status.start()
+    if status is not None:
+        status.start()
     out = console.file
     writing = False
     outcome = "error"
@@ -121,9 +129,11 @@ async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
                 out.write(event.text)
                 out.flush()
             elif isinstance(event, Notice):
-                _pause(status)
+                if status is not None:
+                    status.stop()
                 console.print(f"[yellow]{_escape(event.text)}[/yellow]")
-                _resume(status)
+                if status is not None:
+                    status.start()
             elif isinstance(event, TurnError):
                 if status is not None:
                     status.stop()
@@ -143,23 +153,13 @@ async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
     return outcome
 
 
-def _pause(status: Status | None) -> None:
-    if status is not None:
-        status.stop()
-
-
-def _resume(status: Status | None) -> None:
-    if status is not None:
-        status.start()
-
-
 def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
 
 
-def _terminal_reader():  # type: ignore[no-untyped-def]
+def _terminal_reader() -> Reader:
     bindings = KeyBindings()
 
     @bindings.add("escape", "enter")
@@ -181,11 +181,11 @@ def _terminal_reader():  # type: ignore[no-untyped-def]
     return read
 
 
-def _pipe_reader():  # type: ignore[no-untyped-def]
+def _pipe_reader() -> Reader:
     """Lines from a pipe or file: one message per line."""
 
     async def read(default: str) -> str:
-        line = await asyncio.to_thread(sys.stdin.readline)
+        line: str = await asyncio.to_thread(sys.stdin.readline)
         if not line:
             raise EOFError
         return line

