@@ -1,11 +1,9 @@
-from datetime import datetime
 from itertools import pairwise
 
 from os1.llm.prompt import (
     HistoryBound,
     PromptTurn,
     build_messages,
-    context_note,
     window_start,
 )
 
@@ -61,18 +59,9 @@ def test_character_budget_cuts_long_histories() -> None:
     assert sum(len(t.content) for t in turns[start:]) <= 5000
 
 
-def test_context_note_is_only_repeated_when_it_changes() -> None:
-    evening = datetime(2026, 11, 27, 19, 0)
-    first = context_note(evening, [])
-    assert "Friday evening" in first
-    history = [PromptTurn("user", "hi", first), PromptTurn("assistant", "hello")]
-    assert context_note(evening.replace(hour=20), history) == ""
-    assert "night" in context_note(evening.replace(hour=23), history)
-
-
 def test_system_prompt_comes_first_and_notes_precede_their_turn() -> None:
     messages = build_messages(
-        "persona", [], PromptTurn("user", "hello", "It is Friday evening."),
+        "persona", [], PromptTurn("user", "hello", "Recalled: her sister is Catherine."),
         HistoryBound(4, 1000),
     )
     assert [m.role for m in messages] == ["system", "system", "user"]

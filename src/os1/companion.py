@@ -19,7 +19,7 @@ from os1.config import Settings
 from os1.events import Done, Event, Notice, Sentence, Token, TurnError, TurnStats
 from os1.inputs import clean_input
 from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
-from os1.llm.prompt import HistoryBound, PromptTurn, build_messages, context_note
+from os1.llm.prompt import HistoryBound, PromptTurn, build_messages
 from os1.sentences import SentenceSplitter
 from os1.store.base import Conversation, NewTurn, StorageError, Store, User
 
@@ -52,7 +52,9 @@ class Companion:
         self._sessions: dict[int, _Session] = {}
         self._bound = HistoryBound(settings.history_turns, settings.history_chars)
         self._options = GenerationOptions(
-            max_tokens=settings.max_reply_tokens, temperature=settings.temperature
+            max_tokens=settings.max_reply_tokens,
+            temperature=settings.temperature,
+            seed=None if settings.seed < 0 else settings.seed,
         )
 
     async def warm(self) -> None:
@@ -157,7 +159,10 @@ class Companion:
         """Store the user's turn and compose the prompt (in a worker thread)."""
         session = self._session(user)
         notices = self._save_unsaved(user, session)
-        note = context_note(now, session.turns)
+        # No per-turn note yet: a time-of-day system message before each user turn made
+        # the 1.5B model drop its persona (see docs/persona.md). Later issues add recalled
+        # memories and mood here; they are stored with the turn so the prefix stays cached.
+        note = ""
         current = PromptTurn("user", text, note)
         messages = build_messages(self._persona, session.turns, current, self._bound)
         session.turns.append(current)

@@ -52,7 +52,10 @@ class Settings:
         default=4096, metadata={"help": "context window of the embedded model"}
     )
     max_reply_tokens: int = field(default=320, metadata={"help": "longest reply, in tokens"})
-    temperature: float = field(default=0.7, metadata={"help": "sampling temperature"})
+    temperature: float = field(default=0.6, metadata={"help": "sampling temperature"})
+    seed: int = field(
+        default=-1, metadata={"help": "sampling seed for repeatable replies; -1 = random"}
+    )
     history_turns: int = field(
         default=16,
         metadata={"help": "most past exchanges sent with each turn (the window moves in steps)"},

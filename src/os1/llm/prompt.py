@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from os1.llm.base import ChatMessage, Role
 
@@ -24,7 +23,7 @@ from os1.llm.base import ChatMessage, Role
 class PromptTurn:
     role: Role
     content: str
-    context: str = ""  # a note (time of day, later: mood, recalled memories) sent before it
+    context: str = ""  # a note sent just before it (later: recalled memories, mood)
 
 
 @dataclass(frozen=True)
@@ -74,28 +73,3 @@ def build_messages(
         messages.extend(render_turn(turn))
     messages.extend(render_turn(current))
     return messages
-
-
-def part_of_day(moment: datetime) -> str:
-    hour = moment.hour
-    if 5 <= hour < 12:
-        return "morning"
-    if 12 <= hour < 17:
-        return "afternoon"
-    if 17 <= hour < 22:
-        return "evening"
-    return "night"
-
-
-def time_note(moment: datetime) -> str:
-    """A short, coarse note: coarse so it repeats and costs no tokens on most turns."""
-    return f"It is {moment.strftime('%A')} {part_of_day(moment)}, {moment.day} {moment:%B %Y}."
-
-
-def context_note(moment: datetime, history: Sequence[PromptTurn]) -> str:
-    """The note for a new user turn: only when it differs from the last one sent."""
-    note = time_note(moment)
-    for turn in reversed(history):
-        if turn.role == "user" and turn.context:
-            return "" if turn.context == note else note
-    return note

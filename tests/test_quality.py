@@ -1,0 +1,85 @@
+"""What the default companion says, on the real default model (Qwen2.5-1.5B, CPU).
+
+These are behaviour checks with fixed sampling seeds, not proofs of warmth: a reply must
+be about what the user said, ask one question, and read like a person rather than a
+list of advice. docs/transcripts/ has longer conversations to read.
+"""
+
+import asyncio
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from conftest import MODEL_CACHE
+from os1.app import close_companion, open_companion
+from os1.companion import Companion
+from os1.config import Settings
+from os1.events import Done
+
+pytestmark = pytest.mark.quality
+
+DIVORCE = "I had a rough day, my divorce papers came."
+
+
+def assert_reads_like_a_friend(reply: str) -> None:
+    assert reply.count("?") >= 1, reply  # it asks
+    assert not re.search(r"^\s*([-*•]|\d+[.)])\s", reply, re.M), reply  # no lists
+    assert len(re.findall(r"[.!?]+(\s|$)", reply)) <= 5, reply  # brief
+    assert not re.search(r"assist|language model|tips?:", reply, re.I), reply
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("quality")
+
+
+@pytest.fixture(scope="module")
+async def companion(data_dir: Path) -> AsyncIterator[Companion]:
+    settings = Settings(data_dir=data_dir, cache_dir=MODEL_CACHE, seed=11)
+    companion = await asyncio.to_thread(open_companion, settings, None)
+    await companion.warm()
+    yield companion
+    await close_companion(companion)
+
+
+async def reply_to(companion: Companion, user_name: str, text: str) -> str:
+    user = companion.store.user(user_name)
+    events = [e async for e in companion.turn(user, text)]
+    done = events[-1]
+    assert isinstance(done, Done), events
+    return done.reply
+
+
+def test_once_answers_the_divorce_message_warmly_and_specifically(data_dir: Path) -> None:
+    env = {"OS1_DATA_DIR": str(data_dir / "cli"), "OS1_CACHE_DIR": str(MODEL_CACHE),
+           "OS1_SEED": "7", "OS1_CONFIG_FILE": str(data_dir / "none.toml"),
+           "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "os1", "chat", "--once", DIVORCE],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    reply = result.stdout.strip()
+    assert re.search(r"divorce|papers", reply, re.I), reply  # about what was said
+    assert_reads_like_a_friend(reply)
+
+
+async def test_happy_news_gets_joy_not_advice(companion: Companion) -> None:
+    reply = await reply_to(companion, "joy", "My daughter took her first steps today!")
+    assert re.search(r"daughter|steps|walk", reply, re.I), reply
+    assert re.search(r"wonderful|amazing|congrat|exciting|great|yes|wow|beautiful", reply, re.I)
+    assert_reads_like_a_friend(reply)
+
+
+async def test_it_says_it_is_an_ai_when_asked(companion: Companion) -> None:
+    reply = await reply_to(companion, "asks", "are you a real person?")
+    assert re.search(r"\bAI\b|artificial", reply), reply
+    assert not re.search(r"\bI(?: a|')m (?:a )?(?:real )?(?:person|human)\b", reply, re.I), reply
+
+
+async def test_it_remembers_within_the_conversation(companion: Companion) -> None:
+    await reply_to(companion, "sister", "My sister Catherine is visiting next week.")
+    reply = await reply_to(companion, "sister", "What's my sister's name again?")
+    assert "Catherine" in reply
