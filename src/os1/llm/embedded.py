@@ -52,6 +52,10 @@ class EmbeddedModel:
         params.model.path = str(path)
         params.n_ctx = context_tokens
         params.n_parallel = 1  # one slot: every turn reuses the same KV cache
+        # When the history window drops its oldest turns, the rest of the conversation is
+        # still in the KV cache, just further along: llama.cpp shifts those entries into
+        # place instead of re-reading them (measured: 0.4 s instead of ~35 s).
+        params.n_cache_reuse = 64
         params.cpuparams.n_threads = threads
         # Reading the prompt is a batch job that scales with threads; writing the reply
         # token by token on more than one thread collapses when anything else runs.
