@@ -4,7 +4,8 @@
 
 Measures: model load time; warm-up with and without the persona's KV snapshot; time to
 first token (TTFT) on every turn of one scripted conversation (turn 1, turn 10, and the
-spread over all turns, including the turns where the history window steps forward);
+spread over all turns, including the turns where the history window steps forward), with a
+pause between turns as a person reading and typing would leave;
 generation speed; peak resident memory. Figures go to stdout as Markdown and JSON, and
 with --write into docs/benchmarks.md between this benchmark's markers.
 """
@@ -108,6 +109,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     user = store.user("bench")
     turns: list[dict[str, Any]] = []
     for number, text in enumerate(SCRIPT[: args.turns], start=1):
+        if number > 1:
+            await asyncio.sleep(args.pause)  # the person reads the reply and types
         done: Done | None = None
         async for event in companion.turn(user, text):
             if isinstance(event, Done):
@@ -143,6 +146,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "tokens_per_s_p50": round(statistics.median(speeds), 2) if speeds else None,
         "peak_rss_mb": round(peak_rss_mb()),
         "history_turns": settings.history_turns,
+        "pause_s": args.pause,
         "turns": turns,
     }
 
@@ -154,6 +158,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"- Date: {result['date']}",
         f"- Machine: {result['machine']}",
         f"- Threads: {result['threads']}",
+        f"- Between turns: {result['pause_s']} s pause (the person reads and types); "
+        f"history window {result['history_turns']} exchanges",
         f"- Command: `{command}`",
         "",
         "| measure | value |",
@@ -194,6 +200,8 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=20, help=f"turns (at most {len(SCRIPT)})")
     parser.add_argument("--reply-tokens", type=int, default=64, help="longest reply per turn")
     parser.add_argument("--threads", type=int, default=0, help="generation threads (0: setting)")
+    parser.add_argument("--pause", type=float, default=3.0,
+                        help="seconds between a reply and the next message (reading, typing)")
     parser.add_argument("--write", type=Path, help="update this Markdown file")
     parser.add_argument("--json", action="store_true", help="print only JSON")
     args = parser.parse_args()

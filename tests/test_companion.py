@@ -37,6 +37,9 @@ class RecordingModel:
                          options: GenerationOptions) -> dict[str, Any]:
         return await self.inner.structured(messages, schema, options)
 
+    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
+        self.inner.anticipate(messages)
+
     async def warm(self, system_prompt: str) -> None:
         await self.inner.warm(system_prompt)
 

@@ -141,6 +141,11 @@ class Companion:
                 ))
         if not finished:
             return
+        # While the user reads and types, let the model read what the next prompt will
+        # surely start with: everything up to the next user message's first word.
+        self.model.anticipate(
+            build_messages(self._persona, session.turns, PromptTurn("user", ""), self._bound)
+        )
         rest = splitter.flush()
         if rest:
             yield Sentence(rest)

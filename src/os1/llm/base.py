@@ -70,11 +70,39 @@ class ChatModel(Protocol):
         """Return an object that validates against `schema`."""
         ...
 
+    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
+        """Start reading the opening of the next prompt in the background, while the user
+        is still reading or typing. Never blocks; may do nothing."""
+        ...
+
     async def warm(self, system_prompt: str) -> None:
         """Prepare for prompts that open with `system_prompt` (slow at most once)."""
         ...
 
     async def aclose(self) -> None: ...
+
+
+def chat_request(
+    messages: Sequence[ChatMessage], options: GenerationOptions, *, stream: bool
+) -> dict[str, Any]:
+    """The OpenAI-style chat completion request both backends send."""
+    request: dict[str, Any] = {
+        "messages": [m.as_dict() for m in messages],
+        "stream": stream,
+        "max_tokens": options.max_tokens,
+        "temperature": options.temperature,
+        "top_p": options.top_p,
+    }
+    if options.seed is not None:
+        request["seed"] = options.seed
+    return request
+
+
+def delta_text(chunk: dict[str, Any]) -> str:
+    """The text in one streamed chat completion chunk ("" when it carries none)."""
+    return "".join(
+        (choice.get("delta") or {}).get("content") or "" for choice in chunk.get("choices") or ()
+    )
 
 
 def parse_structured(text: str, schema: dict[str, Any], model_name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ same bytes as the previous one only pays for the new tail: see `os1.llm.prompt`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import secrets
@@ -25,6 +26,8 @@ from os1.llm.base import (
     GenerationOptions,
     ModelError,
     ModelFileError,
+    chat_request,
+    delta_text,
     parse_structured,
 )
 from os1.llm.model_files import check_gguf_file
@@ -123,6 +126,21 @@ class EmbeddedModel:
             return False
         return response.status_code == 200
 
+    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
+        """Read the next prompt's opening (the reply's end and the next user turn's header)
+        now, so the next turn only reads the user's own words. Queued on the one worker:
+        if the user is faster, their turn simply waits for this short job."""
+        if self._closed:
+            return
+        request = self._request(messages, GenerationOptions(max_tokens=0), stream=False)
+
+        def work() -> None:
+            # Only an optimisation: if it fails, the next turn reads this part itself.
+            with contextlib.suppress(Exception):
+                self._server.handle_chat_completions(request)
+
+        self._executor.submit(work)
+
     async def warm(self, system_prompt: str) -> None:
         """Make the first reply fast: restore a KV snapshot, or make the persona's once."""
         if self._state_dir is None:
@@ -144,17 +162,9 @@ class EmbeddedModel:
     def _request(
         self, messages: Sequence[ChatMessage], options: GenerationOptions, *, stream: bool
     ) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "messages": [m.as_dict() for m in messages],
-            "stream": stream,
-            "max_tokens": options.max_tokens,
-            "temperature": options.temperature,
-            "top_p": options.top_p,
-            "repeat_penalty": options.repeat_penalty,
-            "cache_prompt": True,
-        }
-        if options.seed is not None:
-            request["seed"] = options.seed
+        request = chat_request(messages, options, stream=stream)
+        request["repeat_penalty"] = options.repeat_penalty  # llama.cpp's own extras
+        request["cache_prompt"] = True
         return request
 
     async def stream(
@@ -199,10 +209,9 @@ class EmbeddedModel:
                 if isinstance(item, dict):
                     if "error" in item:
                         raise ModelError(_error_text(item))
-                    for choice in item.get("choices") or ():
-                        piece = (choice.get("delta") or {}).get("content")
-                        if piece:
-                            yield piece
+                    piece = delta_text(item)
+                    if piece:
+                        yield piece
         finally:
             # Reached on normal end, on error, and when the consumer stops early
             # (Ctrl-C, barge-in): the next callback returns True and llama.cpp stops.
@@ -243,7 +252,10 @@ class EmbeddedModel:
 def _error_text(result: object) -> str:
     if isinstance(result, dict):
         error = result.get("error", result)
-        if isinstance(error, dict):
-            return f"llama.cpp: {error.get('message') or json.dumps(error)}"
-        return f"llama.cpp: {error}"
+        text = (error.get("message") or json.dumps(error)) if isinstance(error, dict) else error
+        if "context" in str(text) and "exceed" in str(text):
+            return ("This message and the conversation before it do not fit in the model's "
+                    "context window. Send a shorter message, lower OS1_HISTORY_CHARS or "
+                    f"raise OS1_CONTEXT_TOKENS. (llama.cpp: {text})")
+        return f"llama.cpp: {text}"
     return f"llama.cpp returned {result!r}"

@@ -41,8 +41,10 @@ def window_start(turns: Sequence[PromptTurn], bound: HistoryBound) -> int:
         # Smallest multiple of `step` that leaves at most `limit` turns.
         overflow = len(turns) - limit
         start = -(-overflow // step) * step
+    # Over the character budget (long messages), move on in smaller steps.
+    char_step = max(2, limit // 8)
     while start < len(turns) and _chars(turns[start:]) > bound.max_chars:
-        start += step
+        start += char_step
     start = min(start, len(turns))
     # Never open on a reply whose question was cut off.
     while start < len(turns) and turns[start].role != "user":
@@ -69,7 +71,10 @@ def build_messages(
     bound: HistoryBound,
 ) -> list[ChatMessage]:
     messages = [ChatMessage("system", system_prompt)]
-    for turn in history[window_start(history, bound):]:
+    # The character budget covers the new turn too, so a long paste pushes history out
+    # instead of overflowing the model's context.
+    room = HistoryBound(bound.max_turns, max(0, bound.max_chars - _chars([current])))
+    for turn in history[window_start(history, room):]:
         messages.extend(render_turn(turn))
     messages.extend(render_turn(current))
     return messages

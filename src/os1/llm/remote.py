@@ -13,6 +13,8 @@ from os1.llm.base import (
     GenerationOptions,
     ModelError,
     ModelUnavailableError,
+    chat_request,
+    delta_text,
     parse_structured,
 )
 
@@ -45,17 +47,9 @@ class RemoteModel:
     def _body(
         self, messages: Sequence[ChatMessage], options: GenerationOptions, *, stream: bool
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "messages": [m.as_dict() for m in messages],
-            "stream": stream,
-            "max_tokens": options.max_tokens,
-            "temperature": options.temperature,
-            "top_p": options.top_p,
-        }
+        body = chat_request(messages, options, stream=stream)
         if self._model:
             body["model"] = self._model
-        if options.seed is not None:
-            body["seed"] = options.seed
         return body
 
     def _unreachable(self, exc: Exception) -> ModelUnavailableError:
@@ -110,10 +104,9 @@ class RemoteModel:
                         ) from None
                     if isinstance(chunk, dict) and "error" in chunk:
                         raise ModelError(f"The model server reported an error: {chunk['error']}")
-                    for choice in chunk.get("choices") or ():
-                        piece = (choice.get("delta") or {}).get("content")
-                        if piece:
-                            yield piece
+                    piece = delta_text(chunk)
+                    if piece:
+                        yield piece
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
 
@@ -141,6 +134,9 @@ class RemoteModel:
                 f"{response.text[:200]!r}"
             ) from None
         return parse_structured(text, schema, self.name)
+
+    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
+        """Nothing to do: a server reads the prompt when it arrives."""
 
     async def warm(self, system_prompt: str) -> None:
         """Nothing to do: a server manages its own prompt cache."""
