@@ -18,6 +18,7 @@ from rich.status import Status
 from os1.companion import Companion
 from os1.events import Done, Event, Notice, Token, TurnError
 from os1.store.base import User
+from os1.terminal.wrap import StreamWrapper
 
 HELP = """\
 Type and press Enter to send. Esc then Enter (or Alt+Enter) starts a new line;
@@ -115,6 +116,7 @@ async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
     if status is not None:
         status.start()
     out = console.file
+    wrapper = StreamWrapper(console.width - 1)
     writing = False
     outcome = "error"
     try:
@@ -126,7 +128,7 @@ async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
                 if not writing:
                     out.write("\n")
                     writing = True
-                out.write(event.text)
+                out.write(wrapper.feed(event.text))
                 out.flush()
             elif isinstance(event, Notice):
                 if status is not None:
