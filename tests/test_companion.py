@@ -189,3 +189,22 @@ async def test_invalid_utf8_and_control_characters(fixture_model: EmbeddedModel,
     events = await collect(companion.turn(store.user("ana"), b"caf\xe9\x00 \x1b[2Jtime"))
     assert isinstance(events[-1], Done)
     assert stored(settings)[0][1] == "caf\ufffd time"
+
+
+async def test_waiting_turns_survive_a_new_conversation_and_are_flushed(
+    fixture_model: EmbeddedModel, settings: Settings
+) -> None:
+    store = SQLiteStore(settings.database_path, busy_timeout_ms=50)
+    companion = Companion(fixture_model, store, settings, default_persona())
+    user = store.user("ana")
+    await collect(companion.turn(user, "hello"))
+    blocker = sqlite3.connect(settings.database_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    await collect(companion.turn(user, "said while the disk was busy"))
+    assert len(await companion.flush()) == 2  # still locked: both turns are reported back
+    blocker.execute("ROLLBACK")
+    await companion.new_conversation(user)  # /new before anything was written
+    assert companion.unsaved_count(user) == 2
+    assert await companion.flush() == []
+    assert stored(settings)[2] == ("user", "said while the disk was busy", "complete")
+    assert len(stored(settings)) == 4

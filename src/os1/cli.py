@@ -148,7 +148,14 @@ def _chat(settings: Settings, args: argparse.Namespace, console: Console,
                 return await chat_once(companion, user, args.once, console)
             return await chat_loop(companion, user, console)
         finally:
-            await close_companion(companion)
+            unsaved = await close_companion(companion)
+            if unsaved:
+                # Last resort: the database still refuses them, so show them rather than
+                # let them vanish with the process.
+                errors.print(f"[red]{len(unsaved)} message(s) could not be saved "
+                             f"to {settings.database_path}:[/red]")
+                for turn in unsaved:
+                    errors.print(f"  {turn.role}: {turn.content}", markup=False)
 
     return asyncio.run(run())
 

@@ -30,6 +30,7 @@ Clock = Callable[[], datetime]
 class _Session:
     """One user's open conversation, kept in memory so a failing disk never loses a turn."""
 
+    user: User
     conversation: Conversation
     turns: list[PromptTurn]
     unsaved: list[NewTurn] = field(default_factory=list)
@@ -69,7 +70,7 @@ class Companion:
             conversation = self.store.current_conversation(user)
             stored = self.store.turns(user, conversation.id)
             turns = [PromptTurn(t.role, t.content, t.context) for t in stored]
-            session = _Session(conversation, turns)
+            session = _Session(user, conversation, turns)
             self._sessions[user.id] = session
         return session
 
@@ -80,7 +81,9 @@ class Companion:
     async def new_conversation(self, user: User) -> None:
         """Start afresh; the old conversation stays stored."""
         conversation = await asyncio.to_thread(self.store.new_conversation, user)
-        self._sessions[user.id] = _Session(conversation, [])
+        old = self._sessions.get(user.id)
+        # Turns still waiting for the database keep their own conversation: carry them over.
+        self._sessions[user.id] = _Session(user, conversation, [], old.unsaved if old else [])
 
     # -- the turn --------------------------------------------------------------------
 
@@ -206,3 +209,12 @@ class Companion:
     def unsaved_count(self, user: User) -> int:
         session = self._sessions.get(user.id)
         return len(session.unsaved) if session else 0
+
+    async def flush(self) -> list[NewTurn]:
+        """Try once more to write every waiting turn; return those still not on disk."""
+        left: list[NewTurn] = []
+        for session in self._sessions.values():
+            if session.unsaved:
+                await asyncio.to_thread(self._save_unsaved, session.user, session)
+                left.extend(session.unsaved)
+        return left

@@ -17,7 +17,7 @@ from rich.status import Status
 
 from os1.companion import Companion
 from os1.events import Done, Event, Notice, Token, TurnError
-from os1.store.base import User
+from os1.store.base import StorageError, User
 from os1.terminal.wrap import StreamWrapper
 
 HELP = """\
@@ -62,7 +62,11 @@ async def chat_loop(companion: Companion, user: User, console: Console) -> int:
             console.print(HELP, markup=False)
             continue
         if command == "/new":
-            await companion.new_conversation(user)
+            try:
+                await companion.new_conversation(user)
+            except StorageError as exc:
+                console.print(f"[red]{_escape(str(exc))}[/red]")
+                continue
             console.print("[dim]A new conversation. The old one is saved.[/dim]")
             continue
         if command.startswith("/") and " " not in command:
