@@ -10,6 +10,7 @@ barge-in) stops the model and stores what had been said, marked as interrupted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ class _Session:
     unsaved: list[NewTurn] = field(default_factory=list)
 
 
+_Begun = tuple[_Session, list[ChatMessage], list[Notice]]
+
+
 class Companion:
     def __init__(
         self,
@@ -51,6 +55,9 @@ class Companion:
         self._persona = persona
         self._clock: Clock = clock or (lambda: datetime.now().astimezone())
         self._sessions: dict[int, _Session] = {}
+        # The last shielded `_begin`: it may outlive a cancelled turn, and the next turn
+        # (or closing) must wait for it so turns are stored in order.
+        self._beginning: asyncio.Future[_Begun] | None = None
         self._bound = HistoryBound(settings.history_turns, settings.history_chars)
         self._options = GenerationOptions(
             max_tokens=settings.max_reply_tokens,
@@ -106,10 +113,12 @@ class Companion:
 
         # Shielded: once the user pressed Enter, their words are stored even if they
         # press Ctrl-C a moment later.
+        await self._settle()
+        self._beginning = asyncio.ensure_future(
+            asyncio.to_thread(self._begin, user, cleaned.text, self._clock())
+        )
         try:
-            session, messages, notices = await asyncio.shield(
-                asyncio.to_thread(self._begin, user, cleaned.text, self._clock())
-            )
+            session, messages, notices = await asyncio.shield(self._beginning)
         except StorageError as exc:
             yield TurnError("storage", str(exc), kept=False)
             return
@@ -133,8 +142,8 @@ class Companion:
             yield TurnError("model", str(exc), kept=True)
         finally:
             # Runs on success, on a model error and on cancellation alike: whatever was said
-            # is part of the conversation. Synchronous on purpose: a cancelled task must not
-            # await here.
+            # is part of the conversation. Synchronous on purpose: awaiting in a cancelled
+            # task invites a second cancellation; the write is one local INSERT.
             reply = "".join(pieces).strip()
             if reply:
                 session.turns.append(PromptTurn("assistant", reply))
@@ -157,13 +166,13 @@ class Companion:
             total_s=time.monotonic() - started,
             reply_tokens=len(pieces),
         )
-        yield Done(reply=reply, interrupted=False, stats=stats)
+        yield Done(reply=reply, stats=stats)
 
     # -- remembering -----------------------------------------------------------------
 
     def _begin(
         self, user: User, text: str, now: datetime
-    ) -> tuple[_Session, list[ChatMessage], list[Notice]]:
+    ) -> _Begun:
         """Store the user's turn and compose the prompt (in a worker thread)."""
         session = self._session(user)
         notices = self._save_unsaved(user, session)
@@ -210,8 +219,15 @@ class Companion:
         session = self._sessions.get(user.id)
         return len(session.unsaved) if session else 0
 
+    async def _settle(self) -> None:
+        """Wait for a turn's start that a cancellation left running in its thread."""
+        if self._beginning is not None and not self._beginning.done():
+            with contextlib.suppress(Exception):
+                await self._beginning
+
     async def flush(self) -> list[NewTurn]:
         """Try once more to write every waiting turn; return those still not on disk."""
+        await self._settle()
         left: list[NewTurn] = []
         for session in self._sessions.values():
             if session.unsaved:

@@ -60,11 +60,13 @@ class Settings:
         default=16,
         metadata={"help": "most past exchanges sent with each turn (the window moves in steps)"},
     )
+    # ~4 characters a token in English: 5,000 + 4,000 characters, the ~600-token persona
+    # and a 320-token reply fit the default 4,096-token context.
     history_chars: int = field(
-        default=6000, metadata={"help": "most characters of past turns sent with each turn"}
+        default=5000, metadata={"help": "most characters of past turns sent with each turn"}
     )
     max_input_chars: int = field(
-        default=6000, metadata={"help": "longer messages are cut to this length, with a notice"}
+        default=4000, metadata={"help": "longer messages are cut to this length, with a notice"}
     )
     user_name: str = field(
         default="me", metadata={"help": "the local user whose conversations are stored"}
@@ -150,6 +152,10 @@ def load_settings(
             raise ConfigError(
                 f"The config file {config_file} is not valid TOML ({exc}). "
                 "Fix it or move it away."
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot read the config file {config_file}: {exc.strerror}."
             ) from None
 
     known = {f.name: f for f in fields(Settings)}

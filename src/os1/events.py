@@ -52,10 +52,10 @@ class TurnStats:
 
 @dataclass(frozen=True)
 class Done:
-    """The turn is over: the reply as stored, and whether it was cut short."""
+    """The turn is over: the reply as stored. (A cut-short turn ends with no Done: its
+    consumer was cancelled, and the reply is stored as interrupted.)"""
 
     reply: str
-    interrupted: bool
     stats: TurnStats
 
 

@@ -79,7 +79,7 @@ class EmbeddedModel:
             params.slot_save_path = f"{state_dir}/"
         stat = path.stat()
         self._state_key = hashlib.sha256(
-            f"{path.name}|{stat.st_size}|{context_tokens}".encode()
+            f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}|{context_tokens}".encode()
         ).hexdigest()[:12]
         try:
             self._server = xllamacpp.Server(params)
@@ -187,6 +187,9 @@ class EmbeddedModel:
             return stop.is_set()  # True tells llama.cpp to stop generating
 
         def work() -> None:
+            if stop.is_set():  # cancelled while queued (e.g. behind `anticipate`)
+                deliver(_END)
+                return
             try:
                 result = self._server.handle_chat_completions(
                     self._request(messages, options, stream=True), on_chunk

@@ -71,10 +71,11 @@ def build_messages(
     bound: HistoryBound,
 ) -> list[ChatMessage]:
     messages = [ChatMessage("system", system_prompt)]
-    # The character budget covers the new turn too, so a long paste pushes history out
-    # instead of overflowing the model's context.
-    room = HistoryBound(bound.max_turns, max(0, bound.max_chars - _chars([current])))
-    for turn in history[window_start(history, room):]:
+    # The window depends on the history alone, not on the new message: otherwise its start
+    # would move back and forth with message lengths and break the cached prefix (and the
+    # anticipated next prompt would not match the real one). The defaults keep the longest
+    # message plus the history budget inside the context window.
+    for turn in history[window_start(history, bound):]:
         messages.extend(render_turn(turn))
     messages.extend(render_turn(current))
     return messages

@@ -67,7 +67,7 @@ class RemoteModel:
         try:
             parsed = json.loads(body)
             error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
-            detail = error.get("message", body) if isinstance(error, dict) else str(error)
+            detail = str(error.get("message") or body) if isinstance(error, dict) else str(error)
         except ValueError:
             pass
         hint = ""
@@ -102,7 +102,12 @@ class RemoteModel:
                             f"The model server at {self._base_url} sent a malformed event: "
                             f"{data[:200]!r}"
                         ) from None
-                    if isinstance(chunk, dict) and "error" in chunk:
+                    if not isinstance(chunk, dict):
+                        raise ModelError(
+                            f"The model server at {self._base_url} sent an event that is not "
+                            f"an object: {data[:200]!r}"
+                        )
+                    if "error" in chunk:
                         raise ModelError(f"The model server reported an error: {chunk['error']}")
                     piece = delta_text(chunk)
                     if piece:

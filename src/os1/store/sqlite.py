@@ -43,8 +43,12 @@ class SQLiteStore:
                 "or set OS1_DATA_DIR to another folder."
             ) from None
         self._lock = threading.Lock()
-        self._run(self._configure)
-        self._run(self._migrate)
+        try:
+            self._run(self._configure)
+            self._run(self._migrate)
+        except StorageError:
+            self._db.close()
+            raise
 
     # -- plumbing -----------------------------------------------------------------
 
