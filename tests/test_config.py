@@ -49,3 +49,10 @@ def test_api_key_is_marked_secret(tmp_path: Path) -> None:
     env = {"OS1_CONFIG_FILE": str(tmp_path / "x.toml"), "OS1_LLM_API_KEY": "sk-123"}
     key = next(s for s in load_settings(env=env).sources if s.name == "llm_api_key")
     assert key.secret and key.value == "sk-123"
+
+
+def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
+    folder = tmp_path / "config.toml"
+    folder.mkdir()  # a folder where the file should be
+    with pytest.raises(ConfigError, match="Cannot read the config file"):
+        load_settings(env={"OS1_CONFIG_FILE": str(folder)})

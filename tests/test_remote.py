@@ -102,3 +102,19 @@ async def test_malformed_stream_is_an_error_not_a_crash() -> None:
             got.append(piece)
     assert got == ["Hi"]
     await model.aclose()
+
+
+async def test_odd_server_errors_are_errors_not_tracebacks() -> None:
+    """Plumbing only, with test doubles (httpx.MockTransport) for servers that misbehave."""
+
+    def null_message(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"error": {"message": None, "code": 500}})
+
+    def not_an_object(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="data: [1, 2, 3]\n\n")
+
+    for handler, expected in ((null_message, "answered 500"), (not_an_object, "not an object")):
+        model = RemoteModel("http://test-double/v1", transport=httpx.MockTransport(handler))
+        with pytest.raises(ModelError, match=expected):
+            _ = [p async for p in model.stream(MESSAGES, GenerationOptions())]
+        await model.aclose()
