@@ -13,6 +13,7 @@ from os1.llm.base import ChatMessage, ChatModel, GenerationOptions
 from os1.llm.embedded import EmbeddedModel
 from os1.llm.remote import RemoteModel
 from os1.persona import default_persona
+from os1.store.base import User
 from os1.store.sqlite import SQLiteStore
 
 
@@ -143,15 +144,22 @@ async def test_unreachable_server_keeps_the_message(settings: Settings) -> None:
     await model.aclose()
 
 
-async def test_a_locked_database_loses_nothing(fixture_model: EmbeddedModel,
-                                               settings: Settings) -> None:
+async def started_then_locked(
+    model: ChatModel, settings: Settings, first: str
+) -> tuple[Companion, User, sqlite3.Connection]:
+    """A conversation with one stored exchange, then another program locks the database."""
     store = SQLiteStore(settings.database_path, busy_timeout_ms=50)
-    companion = Companion(fixture_model, store, settings, default_persona())
+    companion = Companion(model, store, settings, default_persona())
     user = store.user("ana")
-    await collect(companion.turn(user, "one"))
-
+    await collect(companion.turn(user, first))
     blocker = sqlite3.connect(settings.database_path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
+    return companion, user, blocker
+
+
+async def test_a_locked_database_loses_nothing(fixture_model: EmbeddedModel,
+                                               settings: Settings) -> None:
+    companion, user, blocker = await started_then_locked(fixture_model, settings, "one")
     events = await collect(companion.turn(user, "two"))
     assert any(isinstance(e, Notice) and e.kind == "not_saved" for e in events)
     assert isinstance(events[-1], Done)  # the conversation goes on
@@ -194,12 +202,7 @@ async def test_invalid_utf8_and_control_characters(fixture_model: EmbeddedModel,
 async def test_waiting_turns_survive_a_new_conversation_and_are_flushed(
     fixture_model: EmbeddedModel, settings: Settings
 ) -> None:
-    store = SQLiteStore(settings.database_path, busy_timeout_ms=50)
-    companion = Companion(fixture_model, store, settings, default_persona())
-    user = store.user("ana")
-    await collect(companion.turn(user, "hello"))
-    blocker = sqlite3.connect(settings.database_path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
+    companion, user, blocker = await started_then_locked(fixture_model, settings, "hello")
     await collect(companion.turn(user, "said while the disk was busy"))
     assert len(await companion.flush()) == 2  # still locked: both turns are reported back
     blocker.execute("ROLLBACK")

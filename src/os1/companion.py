@@ -147,7 +147,7 @@ class Companion:
             reply = "".join(pieces).strip()
             if reply:
                 session.turns.append(PromptTurn("assistant", reply))
-                self._remember(user, session, NewTurn(
+                self._remember(session, NewTurn(
                     session.conversation.id, "assistant", reply, "",
                     "complete" if finished else "interrupted", self._clock(),
                 ))
@@ -170,12 +170,10 @@ class Companion:
 
     # -- remembering -----------------------------------------------------------------
 
-    def _begin(
-        self, user: User, text: str, now: datetime
-    ) -> _Begun:
+    def _begin(self, user: User, text: str, now: datetime) -> _Begun:
         """Store the user's turn and compose the prompt (in a worker thread)."""
         session = self._session(user)
-        notices = self._save_unsaved(user, session)
+        notices = self._save_unsaved(session)
         # No per-turn note yet: a time-of-day system message before each user turn made
         # the 1.5B model drop its persona (see docs/persona.md). Later issues add recalled
         # memories and mood here; they are stored with the turn so the prefix stays cached.
@@ -184,29 +182,29 @@ class Companion:
         messages = build_messages(self._persona, session.turns, current, self._bound)
         session.turns.append(current)
         turn = NewTurn(session.conversation.id, "user", text, note, "complete", now)
-        if not self._remember(user, session, turn):
+        if not self._remember(session, turn):
             notices.append(Notice(
                 "not_saved", "os1 could not save your message yet; it is kept in memory and "
                 "will be saved as soon as the database is writable again."))
         return session, messages, notices
 
-    def _remember(self, user: User, session: _Session, turn: NewTurn) -> bool:
+    def _remember(self, session: _Session, turn: NewTurn) -> bool:
         """Write a turn; on failure keep it for the next try. True if it is on disk."""
         if session.unsaved:  # keep the order: older unsaved turns go first
             session.unsaved.append(turn)
             return False
         try:
-            self.store.add_turn(user, turn)
+            self.store.add_turn(session.user, turn)
             return True
         except StorageError:
             session.unsaved.append(turn)
             return False
 
-    def _save_unsaved(self, user: User, session: _Session) -> list[Notice]:
+    def _save_unsaved(self, session: _Session) -> list[Notice]:
         saved = 0
         while session.unsaved:
             try:
-                self.store.add_turn(user, session.unsaved[0])
+                self.store.add_turn(session.user, session.unsaved[0])
             except StorageError:
                 break
             session.unsaved.pop(0)
@@ -231,6 +229,6 @@ class Companion:
         left: list[NewTurn] = []
         for session in self._sessions.values():
             if session.unsaved:
-                await asyncio.to_thread(self._save_unsaved, session.user, session)
+                await asyncio.to_thread(self._save_unsaved, session)
                 left.extend(session.unsaved)
         return left

@@ -72,7 +72,8 @@ class EmbeddedModel:
         params.endpoint_slots = False
         params.endpoint_props = False
         params.cors_origins = "http://127.0.0.1"
-        # KV-cache snapshots (see `warm`) live here; llama.cpp joins dir and name with "+".
+        # KV-cache snapshots (see `warm`) live here; llama.cpp concatenates this path and
+        # the file name as strings, hence the trailing slash.
         self._state_dir = state_dir
         if state_dir is not None:
             state_dir.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -17,8 +16,6 @@ from rich.progress import (
 )
 
 from os1.llm.model_files import Progress as ProgressCallback
-
-T = TypeVar("T")
 
 
 @contextmanager
@@ -46,8 +43,3 @@ def byte_progress(console: Console) -> Iterator[ProgressCallback]:
     finally:
         if tasks:
             bar.stop()
-
-
-def with_spinner(console: Console, message: str, work: Callable[[], T]) -> T:
-    with console.status(message, spinner="dots"):
-        return work()
