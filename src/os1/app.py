@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from os1.companion import Companion
+from os1.companion import Clock, Companion
 from os1.config import Settings
+from os1.llm.base import ChatModel
 from os1.llm.select import open_chat_model
+from os1.memory.engine import MemoryEngine
+from os1.memory.writer import MemoryWriter, Speakers
 from os1.persona import default_persona
 from os1.store.base import NewTurn
 from os1.store.sqlite import SQLiteStore
@@ -24,12 +27,33 @@ def open_companion(settings: Settings, model_file: Path | None = None) -> Compan
     except BaseException:
         store.close()
         raise
-    return Companion(model, store, settings, default_persona())
+    companion = Companion(model, store, settings, default_persona())
+    if settings.memory:
+        companion.memory = open_memory_writer(settings, store, model, companion.now)
+    return companion
+
+
+def open_memory(settings: Settings, store: SQLiteStore) -> MemoryEngine:
+    def conversation_snapshots(_user: object) -> list[Path]:
+        # KV-cache snapshots of the last session hold the conversation: forgetting must
+        # remove them (they are remade, at the cost of one slower first reply).
+        return sorted((settings.data_dir / "kv").glob("session-*.bin"))
+
+    return MemoryEngine(store, settings.memory_dir, private_files=conversation_snapshots)
+
+
+def open_memory_writer(settings: Settings, store: SQLiteStore, model: ChatModel,
+                       clock: Clock) -> MemoryWriter:
+    return MemoryWriter(
+        open_memory(settings, store), model, Speakers(user=settings.user_name, companion="os1"),
+        clock, idle_s=settings.memory_idle_s, extract=settings.memory_extraction)
 
 
 async def close_companion(companion: Companion) -> list[NewTurn]:
     """Close the model and the store; return turns that could not be written, if any."""
     unsaved = await companion.flush()
+    if companion.memory is not None:
+        await companion.memory.aclose()
     await companion.model.aclose()
     companion.store.close()
     return unsaved

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from os1.config import Settings
-from os1.events import Done, Event, Notice, Sentence, Token, TurnError, TurnStats
+from os1.events import Done, Event, MemoryUsed, Notice, Sentence, Token, TurnError, TurnStats
 from os1.inputs import clean_input
 from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
 from os1.llm.prompt import HistoryBound, PromptTurn, build_messages
+from os1.memory.notes import profile_block, recall_note
+from os1.memory.writer import MemoryWriter
 from os1.sentences import SentenceSplitter
 from os1.store.base import Conversation, NewTurn, StorageError, Store, User
 
@@ -37,7 +39,7 @@ class _Session:
     unsaved: list[NewTurn] = field(default_factory=list)
 
 
-_Begun = tuple[_Session, list[ChatMessage], list[Notice]]
+_Begun = tuple[_Session, list[ChatMessage], list[Notice | MemoryUsed]]
 
 
 class Companion:
@@ -48,8 +50,10 @@ class Companion:
         settings: Settings,
         persona: str,
         clock: Clock | None = None,
+        memory: MemoryWriter | None = None,
     ) -> None:
         self.model = model
+        self.memory = memory
         self.store = store
         self._settings = settings
         self._persona = persona
@@ -65,9 +69,14 @@ class Companion:
             seed=None if settings.seed < 0 else settings.seed,
         )
 
+    def now(self) -> datetime:
+        return self._clock()
+
     async def warm(self) -> None:
         """Get the model ready for this persona (slow only the first time ever)."""
         await self.model.warm(self._persona)
+        if self.memory is not None:  # load the embedder now, not in the first turn
+            await asyncio.to_thread(self.memory.engine.embed_query, "warm")
 
     # -- conversations --------------------------------------------------------------
 
@@ -111,11 +120,21 @@ class Companion:
             yield Notice("input_cleaned",
                          f"Removed {cleaned.removed_controls} invisible control character(s).")
 
+        if self.memory is not None:
+            self.memory.turn_started()
+        try:
+            async for event in self._turn(user, cleaned.text, started):
+                yield event
+        finally:
+            if self.memory is not None:
+                self.memory.turn_finished(user)
+
+    async def _turn(self, user: User, text: str, started: float) -> AsyncIterator[Event]:
         # Shielded: once the user pressed Enter, their words are stored even if they
         # press Ctrl-C a moment later.
         await self._settle()
         self._beginning = asyncio.ensure_future(
-            asyncio.to_thread(self._begin, user, cleaned.text, self._clock())
+            asyncio.to_thread(self._begin, user, text, self._clock())
         )
         try:
             session, messages, notices = await asyncio.shield(self._beginning)
@@ -173,11 +192,12 @@ class Companion:
     def _begin(self, user: User, text: str, now: datetime) -> _Begun:
         """Store the user's turn and compose the prompt (in a worker thread)."""
         session = self._session(user)
-        notices = self._save_unsaved(session)
-        # No per-turn note yet: a time-of-day system message before each user turn made
-        # the 1.5B model drop its persona (see docs/persona.md). Later issues add recalled
-        # memories and mood here; they are stored with the turn so the prefix stays cached.
-        note = ""
+        notices: list[Notice | MemoryUsed] = [*self._save_unsaved(session)]
+        # The note holds what memory adds to this turn; it is stored with the turn so the
+        # prompt's prefix stays cached later. (No time-of-day note: it made the 1.5B model
+        # drop its persona, see docs/persona.md.)
+        note, used = self._memory_note(session, text, now)
+        notices.extend(used)
         current = PromptTurn("user", text, note)
         messages = build_messages(self._persona, session.turns, current, self._bound)
         session.turns.append(current)
@@ -188,13 +208,36 @@ class Companion:
                 "will be saved as soon as the database is writable again."))
         return session, messages, notices
 
+    def _memory_note(self, session: _Session, text: str,
+                     now: datetime) -> tuple[str, list[MemoryUsed]]:
+        """The profile (first turn of a conversation) and memories recalled for this message,
+        from earlier conversations only: this one is already in the prompt."""
+        if self.memory is None:
+            return "", []
+        settings, engine = self._settings, self.memory.engine
+        parts = []
+        if not session.turns:
+            facts = engine.store.records(session.user, kinds=("fact", "preference"), limit=200)
+            parts.append(profile_block(facts, settings.profile_chars))
+        result = engine.recall(session.user, text, settings.recall_count * 3, now)
+        earlier = [hit for hit in result.hits
+                   if hit.memory.conversation_id != session.conversation.id]
+        note, ids = recall_note(earlier[: settings.recall_count], self.memory.speakers.user,
+                                now, settings.recall_chars)
+        parts.append(note)
+        by_id = {hit.memory.id: hit.memory for hit in earlier}
+        used = [MemoryUsed(i, by_id[i].kind, by_id[i].text) for i in ids]
+        return "\n\n".join(p for p in parts if p), used
+
     def _remember(self, session: _Session, turn: NewTurn) -> bool:
         """Write a turn; on failure keep it for the next try. True if it is on disk."""
         if session.unsaved:  # keep the order: older unsaved turns go first
             session.unsaved.append(turn)
             return False
         try:
-            self.store.add_turn(session.user, turn)
+            stored = self.store.add_turn(session.user, turn)
+            if self.memory is not None:
+                self.memory.turn_stored(session.user, stored)
             return True
         except StorageError:
             session.unsaved.append(turn)
@@ -204,11 +247,13 @@ class Companion:
         saved = 0
         while session.unsaved:
             try:
-                self.store.add_turn(session.user, session.unsaved[0])
+                stored = self.store.add_turn(session.user, session.unsaved[0])
             except StorageError:
                 break
             session.unsaved.pop(0)
             saved += 1
+            if self.memory is not None:
+                self.memory.turn_stored(session.user, stored)
         if saved:
             return [Notice("saved_late", f"Saved {saved} earlier message(s) that had waited.")]
         return []

@@ -71,6 +71,28 @@ class Settings:
     user_name: str = field(
         default="me", metadata={"help": "the local user whose conversations are stored"}
     )
+    memory: bool = field(
+        default=True,
+        metadata={"help": "remember across conversations (off: nothing is stored as memory "
+                  "or recalled)"},
+    )
+    memory_extraction: bool = field(
+        default=True,
+        metadata={"help": "let the chat model pick out facts from quiet conversations"},
+    )
+    memory_idle_s: float = field(
+        default=20.0, metadata={"help": "seconds of quiet before facts are extracted"}
+    )
+    recall_count: int = field(
+        default=3, metadata={"help": "most memories recalled into a turn"}
+    )
+    recall_chars: int = field(
+        default=500, metadata={"help": "characters of recalled memories added to a turn"}
+    )
+    profile_chars: int = field(
+        default=300,
+        metadata={"help": "characters of the profile (who the user is) opening a conversation"},
+    )
     llm_url: str = field(
         default="",
         metadata={"help": "OpenAI-compatible server URL (e.g. http://localhost:8000/v1); "
@@ -87,6 +109,10 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "os1.sqlite3"
+
+    @property
+    def memory_dir(self) -> Path:
+        return self.data_dir / "memory"
 
     @property
     def uses_remote_model(self) -> bool:

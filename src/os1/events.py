@@ -59,4 +59,13 @@ class Done:
     stats: TurnStats
 
 
-Event = Token | Sentence | Notice | TurnError | Done
+@dataclass(frozen=True)
+class MemoryUsed:
+    """A memory recalled into this turn's prompt (before the first Token)."""
+
+    id: int
+    kind: str
+    text: str
+
+
+Event = Token | Sentence | Notice | TurnError | Done | MemoryUsed

@@ -31,4 +31,55 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX turns_by_conversation ON turns (user_id, conversation_id, id)",
     ),
+    # 2: long-term memory (os1.memory): records, their source turns, vectors, keyword index
+    (
+        """CREATE TABLE memories (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL
+                CHECK (kind IN ('episode', 'fact', 'preference', 'event', 'self')),
+            text TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            relation TEXT NOT NULL DEFAULT '',
+            attribute TEXT NOT NULL DEFAULT '',
+            value TEXT NOT NULL DEFAULT '',
+            speaker TEXT NOT NULL DEFAULT '',
+            importance REAL NOT NULL DEFAULT 0.5,
+            mentions INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            occurred_at TEXT,
+            valid_from TEXT,
+            valid_to TEXT,
+            superseded_by INTEGER REFERENCES memories(id) ON DELETE SET NULL,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
+            turn_id INTEGER UNIQUE REFERENCES turns(id) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX memories_by_user ON memories (user_id, kind, id)",
+        "CREATE INDEX memories_by_key ON memories (user_id, subject, attribute)",
+        "CREATE INDEX memories_by_conversation ON memories (conversation_id, id)",
+        """CREATE TABLE memory_sources (
+            memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
+            PRIMARY KEY (memory_id, turn_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX memory_sources_by_turn ON memory_sources (turn_id)",
+        """CREATE TABLE memory_vectors (
+            memory_id INTEGER PRIMARY KEY REFERENCES memories(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            vector BLOB NOT NULL
+        )""",
+        "CREATE INDEX memory_vectors_by_user ON memory_vectors (user_id, memory_id)",
+        # rowid = memories.id. Porter stemming: "sisters" finds "sister".
+        """CREATE VIRTUAL TABLE memory_fts USING fts5(
+            body, tokenize = 'porter unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+            DELETE FROM memory_fts WHERE rowid = old.id;
+        END""",
+        """CREATE TABLE memory_jobs (
+            turn_id INTEGER PRIMARY KEY REFERENCES turns(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            attempts INTEGER NOT NULL DEFAULT 0
+        )""",
+    ),
 )

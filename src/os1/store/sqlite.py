@@ -44,15 +44,17 @@ class SQLiteStore:
             ) from None
         self._lock = threading.Lock()
         try:
-            self._run(self._configure)
-            self._run(self._migrate)
+            self.run(self._configure)
+            self.run(self._migrate)
         except StorageError:
             self._db.close()
             raise
 
     # -- plumbing -----------------------------------------------------------------
 
-    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the one connection, under the lock, with errors explained.
+        Other SQLite-backed parts (the memory store) use this too: one file, one schema."""
         with self._lock:
             try:
                 return work(self._db)
@@ -103,7 +105,7 @@ class SQLiteStore:
             ).fetchone()
             return User(id=row[0], name=row[1], created_at=_from_text(row[2]))
 
-        return self._run(work)
+        return self.run(work)
 
     def current_conversation(self, user: User) -> Conversation:
         def work(db: sqlite3.Connection) -> Conversation | None:
@@ -114,7 +116,7 @@ class SQLiteStore:
             ).fetchone()
             return None if row is None else _conversation(row)
 
-        return self._run(work) or self.new_conversation(user)
+        return self.run(work) or self.new_conversation(user)
 
     def new_conversation(self, user: User) -> Conversation:
         def work(db: sqlite3.Connection) -> Conversation:
@@ -126,7 +128,7 @@ class SQLiteStore:
             return Conversation(id=cast(int, cursor.lastrowid), user_id=user.id,
                                 started_at=started)
 
-        return self._run(work)
+        return self.run(work)
 
     # -- turns --------------------------------------------------------------------
 
@@ -148,7 +150,7 @@ class SQLiteStore:
                         role=turn.role, content=turn.content, context=turn.context,
                         status=turn.status, created_at=turn.created_at)
 
-        return self._run(work)
+        return self.run(work)
 
     def turns(self, user: User, conversation_id: int) -> Sequence[Turn]:
         def work(db: sqlite3.Connection) -> list[Turn]:
@@ -163,7 +165,7 @@ class SQLiteStore:
                 for r in rows
             ]
 
-        return self._run(work)
+        return self.run(work)
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,190 @@
+"""The memory engine: the one place the rest of os1 asks to remember, recall and forget.
+
+It owns the embedder (loaded on first use), each user's vector index (loaded from its saved file
+or rebuilt from the database) and the SQLite records. Everything here is synchronous and
+thread-safe; the companion calls it from worker threads (os1.memory.writer) so no reply waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from os1.memory.embedder import Embedder, Vectors
+from os1.memory.records import FactWrite, Memory, NewFact
+from os1.memory.search import RecallResult, RecallTuning, Retriever
+from os1.memory.store import MemoryStore
+from os1.memory.vectors import VectorIndex, build_index, index_path
+from os1.store.base import Turn, User
+from os1.store.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    records: int
+    files: int
+
+
+class MemoryEngine:
+    def __init__(
+        self,
+        db: SQLiteStore,
+        index_dir: Path,
+        *,
+        embedder: Embedder | None = None,
+        tuning: RecallTuning | None = None,
+        private_files: Callable[[User], list[Path]] | None = None,
+    ) -> None:
+        self.store = MemoryStore(db)
+        self._index_dir = index_dir
+        self._embedder = embedder
+        self._indexes: dict[int, VectorIndex] = {}
+        self._lock = threading.RLock()
+        # Files outside the database that hold a user's conversation (KV-cache snapshots):
+        # forgetting must remove them too.
+        self._private_files = private_files or (lambda user: [])
+        self.retriever = Retriever(self.store, self.index, self.embed_query, tuning)
+
+    # -- models and indexes ----------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = Embedder.load()
+            return self._embedder
+
+    def embed(self, texts: list[str]) -> Vectors:
+        return self.embedder.embed(texts)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.embedder.embed_one(text)
+
+    def index(self, user: User, progress: Callable[[int, int], None] | None = None) -> VectorIndex:
+        with self._lock:
+            index = self._indexes.get(user.id)
+            if index is None:
+                stamp = self.store.vector_stamp(user)
+                path = index_path(self._index_dir, user)
+                index = VectorIndex.load(path, stamp)
+                if index is None:
+                    index = build_index(self.store, user, self._reembed(user), progress)
+                    index.save(path, self.store.vector_stamp(user))
+                self._indexes[user.id] = index
+            return index
+
+    def _reembed(self, user: User) -> Callable[[list[int]], None]:
+        def reembed(memory_ids: list[int]) -> None:
+            memories = self.store.many(user, memory_ids)
+            ordered = [memories[i] for i in memory_ids if i in memories]
+            vectors = self.embed([m.text for m in ordered]) if ordered else None
+            for row, memory in enumerate(ordered):
+                assert vectors is not None
+                self.store.set_vector(user, memory.id, vectors[row])
+
+        return reembed
+
+    def save(self) -> None:
+        """Write every loaded index to disk, so the next start need not rebuild it."""
+        with self._lock:
+            for user_id, index in self._indexes.items():
+                user = User(user_id, "", datetime.now())
+                index.save(index_path(self._index_dir, user), self.store.vector_stamp(user))
+
+    # -- remembering -----------------------------------------------------------------
+
+    def remember_turn(self, user: User, turn: Turn, speaker: str, *,
+                      extract: bool = True) -> int:
+        """Store a turn as an episode (keywords and vector) and queue it for fact extraction."""
+        vector = self.embed_query(turn.content)
+        memory_id = self.store.add_episode(
+            user, text=turn.content, speaker=speaker, created_at=turn.created_at,
+            conversation_id=turn.conversation_id, turn_id=turn.id, vector=vector)
+        with self._lock:
+            if user.id in self._indexes:
+                self._indexes[user.id].add([memory_id], vector.reshape(1, -1))
+        if extract:
+            self.store.queue_extraction(user, turn.id)
+        return memory_id
+
+    def remember_episodes(self, user: User, turns: Sequence[tuple[Turn, str]],
+                          text_for_index: Callable[[Turn], str] | None = None) -> list[int]:
+        """Many episodes at once (imports, benchmarks): embedded in batches."""
+        texts = [(text_for_index or (lambda t: t.content))(turn) for turn, _ in turns]
+        vectors = self.embed(texts)
+        ids = []
+        for row, (turn, speaker) in enumerate(turns):
+            ids.append(self.store.add_episode(
+                user, text=turn.content, speaker=speaker, created_at=turn.created_at,
+                conversation_id=turn.conversation_id, turn_id=turn.id, vector=vectors[row]))
+        with self._lock:
+            if user.id in self._indexes:
+                self._indexes[user.id].add(ids, vectors)
+        return ids
+
+    def remember_fact(self, user: User, fact: NewFact, now: datetime) -> FactWrite:
+        vector = self.embed_query(fact.text)
+        written = self.store.add_fact(user, fact, vector, now)
+        if written.outcome != "merged":
+            with self._lock:
+                if user.id in self._indexes:
+                    self._indexes[user.id].add([written.memory.id], vector.reshape(1, -1))
+        return written
+
+    def edit(self, user: User, memory_id: int, text: str) -> Memory:
+        text = text.strip()
+        if not text:
+            raise ValueError("A memory cannot be empty; use `os1 memory forget` to remove it.")
+        vector = self.embed_query(text)
+        memory = self.store.edit(user, memory_id, text, vector)
+        with self._lock:
+            if user.id in self._indexes:
+                index = self._indexes[user.id]
+                index.remove([memory_id])
+                index.add([memory_id], vector.reshape(1, -1))
+        return memory
+
+    # -- recalling ---------------------------------------------------------------------
+
+    def recall(self, user: User, query: str, k: int, now: datetime) -> RecallResult:
+        return self.retriever.search(user, query, k, now=now)
+
+    # -- forgetting --------------------------------------------------------------------
+
+    def forget(self, user: User, memory_ids: Sequence[int]) -> ForgetReport:
+        """Remove records (and what derives from them) from the database, the vector index and
+        its saved file, and delete files that hold the conversation's state."""
+        with self._lock:
+            before = {m.id for m in self.store.records(user, history=True, limit=-1)}
+            records = self.store.forget(user, memory_ids)
+            after = {m.id for m in self.store.records(user, history=True, limit=-1)}
+            gone = sorted(before - after)
+            index = self.index(user)
+            index.remove(gone)
+            index.save(index_path(self._index_dir, user), self.store.vector_stamp(user))
+            files = 0
+            if records:
+                for path in self._private_files(user):
+                    if path.exists():
+                        _shred(path)
+                        files += 1
+            return ForgetReport(records, files)
+
+    def forget_about(self, user: User, name: str) -> tuple[list[Memory], ForgetReport]:
+        found = self.store.about(user, name)
+        return found, self.forget(user, [m.id for m in found])
+
+
+def _shred(path: Path) -> None:
+    """Overwrite a file with zeros before unlinking it: unlinking alone leaves the bytes."""
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.write(b"\0" * size)
+        handle.flush()
+    path.unlink()

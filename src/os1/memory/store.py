@@ -1,0 +1,462 @@
+"""Memory records in the SQLite file the conversation store uses: one file, one schema.
+
+Every statement names the user: a record of user A is invisible to any call made for user B.
+Vectors are kept here too (float16 blobs): they are the truth the in-memory vector index is
+built from, so forgetting a record here and rebuilding the index leaves no copy anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import numpy as np
+
+from os1.memory.embedder import DIMENSIONS, Vectors
+from os1.memory.errors import MemoryNotFoundError
+from os1.memory.records import FactWrite, Memory, MemoryKind, NewFact
+from os1.store.base import User
+from os1.store.sqlite import SQLiteStore
+
+_COLUMNS = (
+    "id, kind, text, created_at, subject, relation, attribute, value, speaker, importance, "
+    "mentions, occurred_at, valid_from, valid_to, superseded_by, conversation_id, turn_id"
+)
+_VECTOR_BYTES = DIMENSIONS * 2  # float16
+
+
+def _text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def search_body(memory_text: str, speaker: str = "", subject: str = "", relation: str = "",
+                value: str = "") -> str:
+    """What the keyword index holds for a record: its words plus who it concerns, so that a
+    question naming a person finds what that person said even when the text doesn't name them."""
+    parts = [f"{speaker}: {memory_text}" if speaker else memory_text]
+    extra = " ".join(p for p in (subject if subject not in ("user", "companion") else "",
+                                 relation, value) if p)
+    if extra:
+        parts.append(extra)
+    return "\n".join(parts)
+
+
+def pack_vector(vector: Vectors) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+class MemoryStore:
+    def __init__(self, db: SQLiteStore) -> None:
+        self._db = db
+
+    # -- writing -------------------------------------------------------------------
+
+    def add_episode(
+        self,
+        user: User,
+        *,
+        text: str,
+        speaker: str,
+        created_at: datetime,
+        conversation_id: int | None,
+        turn_id: int | None,
+        vector: Vectors | None,
+        importance: float = 0.5,
+    ) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                memory_id = self._insert(db, user, "episode", text, created_at,
+                                         speaker=speaker, importance=importance,
+                                         occurred_at=created_at,
+                                         conversation_id=conversation_id, turn_id=turn_id)
+                self._index(db, user, memory_id, search_body(text, speaker), vector)
+                if turn_id is not None:
+                    db.execute("INSERT OR IGNORE INTO memory_sources VALUES (?, ?)",
+                               (memory_id, turn_id))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return memory_id
+
+        return self._db.run(work)
+
+    def add_fact(self, user: User, fact: NewFact, vector: Vectors | None,
+                 now: datetime) -> FactWrite:
+        """Store a derived record: merge it into the same one, or supersede a contradicted one."""
+
+        def work(db: sqlite3.Connection) -> FactWrite:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = self._write_fact(db, user, fact, vector, now)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return result
+
+        return self._db.run(work)
+
+    def _write_fact(self, db: sqlite3.Connection, user: User, fact: NewFact,
+                    vector: Vectors | None, now: datetime) -> FactWrite:
+        same = self._same_record(db, user, fact)
+        if same is not None:
+            db.execute(
+                "UPDATE memories SET mentions = mentions + 1, importance = max(importance, ?) "
+                "WHERE id = ? AND user_id = ?", (fact.importance, same.id, user.id))
+            self._add_sources(db, same.id, fact.sources)
+            return FactWrite("merged", self._get(db, user, same.id))
+        rival = self._contradicted(db, user, fact)
+        memory_id = self._insert(
+            db, user, fact.kind, fact.text, now, subject=fact.subject, relation=fact.relation,
+            attribute=fact.attribute, value=fact.value, importance=fact.importance,
+            occurred_at=fact.occurred_at, valid_from=now)
+        self._index(db, user, memory_id, search_body(fact.text, "", fact.subject, fact.relation,
+                                                     fact.value), vector)
+        self._add_sources(db, memory_id, fact.sources)
+        if rival is None:
+            return FactWrite("added", self._get(db, user, memory_id))
+        db.execute("UPDATE memories SET valid_to = ?, superseded_by = ? "
+                   "WHERE id = ? AND user_id = ?", (_text(now), memory_id, rival.id, user.id))
+        return FactWrite("superseded", self._get(db, user, memory_id),
+                         replaced=self._get(db, user, rival.id))
+
+    def _same_record(self, db: sqlite3.Connection, user: User, fact: NewFact) -> Memory | None:
+        """A current record saying the same thing: same key and value, or the same words."""
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND kind = ? "
+            "AND superseded_by IS NULL AND valid_to IS NULL "
+            "AND lower(subject) = lower(?) AND lower(attribute) = lower(?)",
+            (user.id, fact.kind, fact.subject, fact.attribute)).fetchall()
+        for row in rows:
+            memory = _memory(row)
+            if fact.attribute and _norm(memory.value) == _norm(fact.value) and fact.value:
+                return memory
+            if _norm(memory.text) == _norm(fact.text):
+                return memory
+        return None
+
+    def _contradicted(self, db: sqlite3.Connection, user: User, fact: NewFact) -> Memory | None:
+        """Facts have one value per (subject, attribute): a new value replaces the old one.
+        Preferences and events can have many, so they never supersede each other."""
+        if fact.kind not in ("fact", "self") or not fact.attribute or not fact.value:
+            return None
+        row = db.execute(
+            f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND kind = ? "
+            "AND superseded_by IS NULL AND valid_to IS NULL AND lower(subject) = lower(?) "
+            "AND lower(attribute) = lower(?) ORDER BY id DESC LIMIT 1",
+            (user.id, fact.kind, fact.subject, fact.attribute)).fetchone()
+        return None if row is None else _memory(row)
+
+    def _insert(self, db: sqlite3.Connection, user: User, kind: MemoryKind, text: str,
+                created_at: datetime, **fields: Any) -> int:
+        names = ["user_id", "kind", "text", "created_at", *fields]
+        values = [user.id, kind, text, _text(created_at),
+                  *(_text(v) if isinstance(v, datetime) else v for v in fields.values())]
+        cursor = db.execute(
+            f"INSERT INTO memories ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            values)
+        return cast(int, cursor.lastrowid)
+
+    @staticmethod
+    def _index(db: sqlite3.Connection, user: User, memory_id: int, body: str,
+               vector: Vectors | None) -> None:
+        db.execute("INSERT INTO memory_fts (rowid, body) VALUES (?, ?)", (memory_id, body))
+        if vector is not None:
+            db.execute("INSERT OR REPLACE INTO memory_vectors VALUES (?, ?, ?)",
+                       (memory_id, user.id, pack_vector(vector)))
+
+    @staticmethod
+    def _add_sources(db: sqlite3.Connection, memory_id: int, turns: Iterable[int]) -> None:
+        # Only turns that still exist (and the caller's turns are the user's own).
+        for turn_id in turns:
+            db.execute("INSERT OR IGNORE INTO memory_sources SELECT ?, id FROM turns WHERE id = ?",
+                       (memory_id, turn_id))
+
+    def edit(self, user: User, memory_id: int, text: str, vector: Vectors | None) -> Memory:
+        """Correct a record's words (the user's edit wins; keys stay as they were)."""
+
+        def work(db: sqlite3.Connection) -> Memory:
+            old = self._get(db, user, memory_id)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("UPDATE memories SET text = ? WHERE id = ? AND user_id = ?",
+                           (text, memory_id, user.id))
+                db.execute("DELETE FROM memory_fts WHERE rowid = ?", (memory_id,))
+                db.execute("DELETE FROM memory_vectors WHERE memory_id = ?", (memory_id,))
+                self._index(db, user, memory_id, search_body(text, old.speaker, old.subject,
+                                                             old.relation, old.value), vector)
+                if old.turn_id is not None:  # an episode is the turn: correct the turn too
+                    db.execute("UPDATE turns SET content = ? WHERE id = ? AND user_id = ?",
+                               (text, old.turn_id, user.id))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return self._get(db, user, memory_id)
+
+        return self._db.run(work)
+
+    # -- forgetting ------------------------------------------------------------------
+
+    def forget(self, user: User, memory_ids: Sequence[int]) -> int:
+        """Delete records, what was derived from them, and (for episodes) the turns themselves;
+        then rewrite the keyword index and empty the write-ahead log so no copy survives.
+        Returns how many records went."""
+
+        def work(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = self._forget_in(db, user, memory_ids)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if gone:
+                _scrub(db)
+            return gone
+
+        return self._db.run(work)
+
+    def _forget_in(self, db: sqlite3.Connection, user: User, memory_ids: Sequence[int]) -> int:
+        ids = {r[0] for r in _rows_in(db, "SELECT id FROM memories WHERE user_id = ? AND id IN",
+                                      user.id, memory_ids)}
+        # Older versions a forgotten fact replaced go with it.
+        frontier = set(ids)
+        while frontier:
+            older = {r[0] for r in _rows_in(
+                db, "SELECT id FROM memories WHERE user_id = ? AND superseded_by IN",
+                user.id, frontier)} - ids
+            ids |= older
+            frontier = older
+        turns = {r[0] for r in _rows_in(
+            db, "SELECT turn_id FROM memories WHERE user_id = ? AND turn_id IS NOT NULL AND id IN",
+            user.id, ids)}
+        # Derived records whose every source turn is being forgotten go too.
+        if turns:
+            for (derived,) in _rows_in(
+                    db, "SELECT DISTINCT memory_id FROM memory_sources s JOIN memories m "
+                    "ON m.id = s.memory_id WHERE m.user_id = ? AND s.turn_id IN", user.id, turns):
+                left = db.execute("SELECT count(*) FROM memory_sources WHERE memory_id = ? "
+                                  f"AND turn_id NOT IN ({','.join('?' * len(turns))})",
+                                  (derived, *turns)).fetchone()[0]
+                if left == 0:
+                    ids.add(derived)
+        for chunk in _chunks(sorted(ids)):
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM memories WHERE user_id = ? AND id IN ({marks})",
+                       (user.id, *chunk))
+        for chunk in _chunks(sorted(turns)):
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM turns WHERE user_id = ? AND id IN ({marks})",
+                       (user.id, *chunk))
+        return len(ids)
+
+    def about(self, user: User, name: str) -> list[Memory]:
+        """Every current or past record that concerns or mentions ``name``."""
+        phrase = '"' + name.replace('"', '""') + '"'
+
+        def work(db: sqlite3.Connection) -> list[Memory]:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND (lower(subject) = lower(?)"
+                " OR id IN (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ?)) ORDER BY id",
+                (user.id, name, phrase)).fetchall()
+            return [_memory(r) for r in rows]
+
+        return self._db.run(work)
+
+    # -- reading -------------------------------------------------------------------
+
+    def get(self, user: User, memory_id: int) -> Memory:
+        return self._db.run(lambda db: self._get(db, user, memory_id))
+
+    def _get(self, db: sqlite3.Connection, user: User, memory_id: int) -> Memory:
+        row = db.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND user_id = ?",
+                         (memory_id, user.id)).fetchone()
+        if row is None:
+            raise MemoryNotFoundError(
+                f"No memory #{memory_id}. `os1 memory list` shows the ones os1 has.")
+        sources = tuple(r[0] for r in db.execute(
+            "SELECT turn_id FROM memory_sources WHERE memory_id = ? ORDER BY turn_id",
+            (memory_id,)))
+        return _memory(row, sources)
+
+    def many(self, user: User, memory_ids: Sequence[int]) -> dict[int, Memory]:
+        def work(db: sqlite3.Connection) -> dict[int, Memory]:
+            rows = _rows_in(db, f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND id IN",
+                            user.id, memory_ids)
+            return {r[0]: _memory(r) for r in rows}
+
+        return self._db.run(work)
+
+    def records(self, user: User, *, kinds: Sequence[MemoryKind] = (), history: bool = False,
+             limit: int = 50, offset: int = 0, newest_first: bool = True) -> list[Memory]:
+        where = ["user_id = ?"]
+        args: list[Any] = [user.id]
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        if not history:
+            where.append("superseded_by IS NULL AND valid_to IS NULL")
+        order = "DESC" if newest_first else "ASC"
+
+        def work(db: sqlite3.Connection) -> list[Memory]:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM memories WHERE {' AND '.join(where)} "
+                              f"ORDER BY id {order} LIMIT ? OFFSET ?",
+                              (*args, limit, offset)).fetchall()
+            return [_memory(r) for r in rows]
+
+        return self._db.run(work)
+
+    def count(self, user: User) -> int:
+        return int(self._db.run(lambda db: db.execute(
+            "SELECT count(*) FROM memories WHERE user_id = ?", (user.id,)).fetchone()[0]))
+
+    def keyword_search(self, user: User, match: str, limit: int) -> list[tuple[int, float]]:
+        """BM25 over this user's records; ``match`` is an FTS5 query built by os1.memory.query.
+        Higher score = better (FTS5's bm25 is negative)."""
+
+        def work(db: sqlite3.Connection) -> list[tuple[int, float]]:
+            rows = db.execute(
+                "SELECT m.id, bm25(memory_fts) FROM memory_fts JOIN memories m "
+                "ON m.id = memory_fts.rowid WHERE memory_fts MATCH ? AND m.user_id = ? "
+                "ORDER BY bm25(memory_fts) LIMIT ?", (match, user.id, limit)).fetchall()
+            return [(int(r[0]), -float(r[1])) for r in rows]
+
+        return self._db.run(work)
+
+    def neighbours(self, user: User, memory: Memory, before: int, after: int) -> list[Memory]:
+        """The episodes said just before and after an episode in the same conversation."""
+        if memory.conversation_id is None or memory.kind != "episode":
+            return []
+
+        def work(db: sqlite3.Connection) -> list[Memory]:
+            earlier = db.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND conversation_id = ? "
+                "AND kind = 'episode' AND id < ? ORDER BY id DESC LIMIT ?",
+                (user.id, memory.conversation_id, memory.id, before)).fetchall()
+            later = db.execute(
+                f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND conversation_id = ? "
+                "AND kind = 'episode' AND id > ? ORDER BY id LIMIT ?",
+                (user.id, memory.conversation_id, memory.id, after)).fetchall()
+            return [_memory(r) for r in reversed(earlier)] + [_memory(r) for r in later]
+
+        return self._db.run(work)
+
+    def vector_stamp(self, user: User) -> tuple[int, int, int]:
+        """Changes whenever this user's vectors change: tells a saved index it is stale."""
+        row = self._db.run(lambda db: db.execute(
+            "SELECT count(*), coalesce(max(memory_id), 0), coalesce(sum(memory_id), 0) "
+            "FROM memory_vectors WHERE user_id = ?", (user.id,)).fetchone())
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def vectors(self, user: User, *, after: int = 0,
+                batch: int = 50_000) -> Iterable[tuple[list[int], Vectors, list[int]]]:
+        """This user's vectors in id order, in batches: (ids, matrix, ids of damaged blobs)."""
+        last = after
+
+        def page(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return db.execute(
+                "SELECT memory_id, vector FROM memory_vectors WHERE user_id = ? AND memory_id > ? "
+                "ORDER BY memory_id LIMIT ?", (user.id, last, batch)).fetchall()
+
+        while True:
+            rows = self._db.run(page)
+            if not rows:
+                return
+            good = [r for r in rows if isinstance(r[1], bytes) and len(r[1]) == _VECTOR_BYTES]
+            damaged = [int(r[0]) for r in rows if r not in good]
+            matrix = (np.frombuffer(b"".join(r[1] for r in good), dtype=np.float16)
+                      .reshape(-1, DIMENSIONS).astype(np.float32))
+            yield [int(r[0]) for r in good], matrix, damaged
+            last = int(rows[-1][0])
+
+    def set_vector(self, user: User, memory_id: int, vector: Vectors) -> None:
+        self._db.run(lambda db: db.execute(
+            "INSERT OR REPLACE INTO memory_vectors SELECT id, user_id, ? FROM memories "
+            "WHERE id = ? AND user_id = ?", (pack_vector(vector), memory_id, user.id)))
+
+    def export(self, user: User) -> list[dict[str, Any]]:
+        memories = self.records(user, history=True, limit=-1, newest_first=False)
+        out = []
+        for memory in memories:
+            item = {k: v for k, v in memory.__dict__.items() if v not in ("", None, ())}
+            for key, value in list(item.items()):
+                if isinstance(value, datetime):
+                    item[key] = value.isoformat()
+            item["sources"] = list(self.get(user, memory.id).sources)
+            out.append(item)
+        return out
+
+    # -- extraction jobs (persisted, so a restart loses none) -----------------------
+
+    def queue_extraction(self, user: User, turn_id: int) -> None:
+        self._db.run(lambda db: db.execute(
+            "INSERT OR IGNORE INTO memory_jobs (turn_id, user_id) SELECT id, user_id FROM turns "
+            "WHERE id = ? AND user_id = ?", (turn_id, user.id)))
+
+    def pending_extractions(self, user: User, limit: int = 8) -> list[tuple[int, str, str]]:
+        """(turn id, role, words) of turns waiting for fact extraction, oldest first."""
+        rows = self._db.run(lambda db: db.execute(
+            "SELECT t.id, t.role, t.content FROM memory_jobs j JOIN turns t ON t.id = j.turn_id "
+            "WHERE j.user_id = ? ORDER BY j.turn_id LIMIT ?", (user.id, limit)).fetchall())
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def finish_extraction(self, user: User, turn_ids: Sequence[int]) -> None:
+        self._db.run(lambda db: _rows_in(
+            db, "DELETE FROM memory_jobs WHERE user_id = ? AND turn_id IN", user.id, turn_ids))
+
+    def fail_extraction(self, user: User, turn_ids: Sequence[int], max_attempts: int) -> int:
+        """Count a failed try; drop jobs that failed ``max_attempts`` times. Returns how many."""
+
+        def work(db: sqlite3.Connection) -> int:
+            _rows_in(db, "UPDATE memory_jobs SET attempts = attempts + 1 WHERE user_id = ? "
+                     "AND turn_id IN", user.id, turn_ids)
+            return db.execute("DELETE FROM memory_jobs WHERE user_id = ? AND attempts >= ?",
+                              (user.id, max_attempts)).rowcount
+
+        return self._db.run(work)
+
+
+def _memory(row: Sequence[Any], sources: tuple[int, ...] = ()) -> Memory:
+    return Memory(
+        id=row[0], kind=row[1], text=row[2], created_at=datetime.fromisoformat(row[3]),
+        subject=row[4], relation=row[5], attribute=row[6], value=row[7], speaker=row[8],
+        importance=row[9], mentions=row[10], occurred_at=_time(row[11]),
+        valid_from=_time(row[12]), valid_to=_time(row[13]), superseded_by=row[14],
+        conversation_id=row[15], turn_id=row[16], sources=sources)
+
+
+def _chunks(values: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _rows_in(db: sqlite3.Connection, sql: str, user_id: int,
+             values: Iterable[int]) -> list[tuple[Any, ...]]:
+    """``sql`` ends in ``IN``; run it for the values in chunks (SQLite caps parameters)."""
+    out: list[tuple[Any, ...]] = []
+    for chunk in _chunks(sorted(set(values))):
+        marks = ",".join("?" * len(chunk))
+        out.extend(db.execute(f"{sql} ({marks})", (user_id, *chunk)).fetchall())
+    return out
+
+
+def _scrub(db: sqlite3.Connection) -> None:
+    """After deleting: FTS5 keeps deleted words in old index segments until they are merged, and
+    the write-ahead log keeps old page images until a checkpoint. Merge everything (the freed
+    pages are zeroed by secure_delete) and truncate the log."""
+    db.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
