@@ -12,9 +12,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from os1.bench_cli import add_bench_parser, run_bench
 from os1.companion import Companion
 from os1.config import ConfigError, ResolvedSettings, Settings, load_settings
 from os1.llm.base import ModelError
+from os1.memory.cli import add_memory_parser, run_memory
+from os1.memory.errors import MemoryError_
 from os1.store.base import StorageError
 
 EXIT_OK = 0
@@ -39,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
 
     setup = verbs.add_parser("setup", help="prepare the model (join, check, load once)")
     setup.add_argument("--model", help="default, fast, or a path to a .gguf file")
+
+    add_memory_parser(verbs)
+    add_bench_parser(verbs)
     return parser
 
 
@@ -59,8 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show_config(resolved, console, as_json=args.json)
         if args.verb == "setup":
             return _setup(resolved.settings, console)
+        if args.verb == "memory":
+            return run_memory(resolved.settings, args, console, errors)
+        if args.verb == "bench":
+            return run_bench(args, console, errors)
         return _chat(resolved.settings, args, console, errors)
-    except (ModelError, StorageError) as exc:
+    except (ModelError, StorageError, MemoryError_) as exc:
         errors.print(f"[red]{exc}[/red]")
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ from pathlib import Path
 from os1.memory.embedder import Embedder, Vectors
 from os1.memory.records import FactWrite, Memory, NewFact
 from os1.memory.search import RecallResult, RecallTuning, Retriever
-from os1.memory.store import MemoryStore
+from os1.memory.store import EpisodeRow, MemoryStore
 from os1.memory.vectors import VectorIndex, build_index, index_path
 from os1.store.base import Turn, User
 from os1.store.sqlite import SQLiteStore
@@ -113,16 +113,12 @@ class MemoryEngine:
             self.store.queue_extraction(user, turn.id)
         return memory_id
 
-    def remember_episodes(self, user: User, turns: Sequence[tuple[Turn, str]],
-                          text_for_index: Callable[[Turn], str] | None = None) -> list[int]:
-        """Many episodes at once (imports, benchmarks): embedded in batches."""
-        texts = [(text_for_index or (lambda t: t.content))(turn) for turn, _ in turns]
-        vectors = self.embed(texts)
-        ids = []
-        for row, (turn, speaker) in enumerate(turns):
-            ids.append(self.store.add_episode(
-                user, text=turn.content, speaker=speaker, created_at=turn.created_at,
-                conversation_id=turn.conversation_id, turn_id=turn.id, vector=vectors[row]))
+    def remember_episodes(self, user: User, turns: Sequence[tuple[Turn, str]]) -> list[int]:
+        """Many episodes at once (imports, benchmarks): embedded in batches, one transaction."""
+        vectors = self.embed([turn.content for turn, _ in turns])
+        ids = self.store.add_episodes(user, [
+            EpisodeRow(turn.content, speaker, turn.created_at, turn.conversation_id, turn.id)
+            for turn, speaker in turns], vectors)
         with self._lock:
             if user.id in self._indexes:
                 self._indexes[user.id].add(ids, vectors)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -52,6 +53,15 @@ def search_body(memory_text: str, speaker: str = "", subject: str = "", relation
     return "\n".join(parts)
 
 
+@dataclass(frozen=True)
+class EpisodeRow:
+    text: str
+    speaker: str
+    created_at: datetime
+    conversation_id: int | None = None
+    turn_id: int | None = None
+
+
 def pack_vector(vector: Vectors) -> bytes:
     return np.asarray(vector, dtype=np.float16).tobytes()
 
@@ -90,6 +100,33 @@ class MemoryStore:
                 db.execute("ROLLBACK")
                 raise
             return memory_id
+
+        return self._db.run(work)
+
+    def add_episodes(self, user: User, episodes: Sequence[EpisodeRow],
+                     vectors: Vectors) -> list[int]:
+        """Many episodes in one transaction (imports, benchmarks)."""
+
+        def work(db: sqlite3.Connection) -> list[int]:
+            ids = []
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for row, episode in enumerate(episodes):
+                    memory_id = self._insert(
+                        db, user, "episode", episode.text, episode.created_at,
+                        speaker=episode.speaker, occurred_at=episode.created_at,
+                        conversation_id=episode.conversation_id, turn_id=episode.turn_id)
+                    self._index(db, user, memory_id, search_body(episode.text, episode.speaker),
+                                vectors[row])
+                    if episode.turn_id is not None:
+                        db.execute("INSERT OR IGNORE INTO memory_sources VALUES (?, ?)",
+                                   (memory_id, episode.turn_id))
+                    ids.append(memory_id)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return ids
 
         return self._db.run(work)
 
