@@ -19,7 +19,8 @@ from os1.store.sqlite import SQLiteStore
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def open_companion(settings: Settings, model_file: Path | None = None) -> Companion:
+def open_companion(settings: Settings, model_file: Path | None = None,
+                   clock: Clock | None = None) -> Companion:
     """Open the store first: a database problem should surface before a slow model load."""
     store = SQLiteStore(settings.database_path)
     try:
@@ -27,7 +28,7 @@ def open_companion(settings: Settings, model_file: Path | None = None) -> Compan
     except BaseException:
         store.close()
         raise
-    companion = Companion(model, store, settings, default_persona())
+    companion = Companion(model, store, settings, default_persona(), clock)
     if settings.memory:
         companion.memory = open_memory_writer(settings, store, model, companion.now)
     return companion

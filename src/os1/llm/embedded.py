@@ -33,6 +33,8 @@ from os1.llm.base import (
 from os1.llm.model_files import check_gguf_file
 
 _END = object()
+_CONVERSATION_SLOT = 0
+_BACKGROUND_SLOT = 1
 
 
 class EmbeddedModel:
@@ -53,8 +55,11 @@ class EmbeddedModel:
         self._path = path
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
-        params.n_ctx = context_tokens
-        params.n_parallel = 1  # one slot: every turn reuses the same KV cache
+        # Two slots, each with the whole context window: slot 0 holds the conversation (its
+        # KV cache is reused turn after turn), slot 1 does background work (memory
+        # extraction) without evicting it. llama.cpp splits n_ctx evenly between slots.
+        params.n_parallel = 2
+        params.n_ctx = context_tokens * 2
         # When the history window drops its oldest turns, the rest of the conversation is
         # still in the KV cache, just further along: llama.cpp shifts those entries into
         # place instead of re-reading them (measured: 0.4 s instead of ~35 s).
@@ -93,6 +98,9 @@ class EmbeddedModel:
         # One worker thread: llama.cpp serves one request at a time on one slot anyway,
         # and a single thread keeps cancelled requests strictly ordered.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-llama")
+        # Background requests (slot 1) have their own thread, so a reply never queues
+        # behind them; llama.cpp batches both slots together while both are busy.
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-llama-bg")
         self._closed = False
 
     @property
@@ -161,9 +169,11 @@ class EmbeddedModel:
         await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     def _request(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions, *, stream: bool
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, *, stream: bool,
+        slot: int = _CONVERSATION_SLOT,
     ) -> dict[str, Any]:
         request = chat_request(messages, options, stream=stream)
+        request["id_slot"] = slot
         request["repeat_penalty"] = options.repeat_penalty  # llama.cpp's own extras
         request["cache_prompt"] = True
         return request
@@ -227,17 +237,38 @@ class EmbeddedModel:
         schema: dict[str, Any],
         options: GenerationOptions,
     ) -> dict[str, Any]:
-        request = self._request(messages, options, stream=False)
+        """Background work: runs on slot 1, and stops at the next token when cancelled (a
+        reply that starts meanwhile waits at most for the prompt read already under way)."""
+        if self._closed:
+            raise ModelError("The model has been closed.")
+        request = self._request(messages, options, stream=True, slot=_BACKGROUND_SLOT)
         # llama.cpp turns the schema into a grammar: the model cannot write anything else.
         request["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(
-            self._executor, self._server.handle_chat_completions, request
-        )
-        if not isinstance(result, dict) or "error" in result:
-            raise ModelError(_error_text(result))
-        text = result["choices"][0]["message"].get("content") or ""
-        return parse_structured(text, schema, self.name)
+        stop = threading.Event()
+        pieces: list[str] = []
+        failures: list[str] = []
+
+        def on_chunk(chunk: Any) -> bool:
+            if isinstance(chunk, dict) and "error" in chunk:
+                failures.append(_error_text(chunk))
+            elif isinstance(chunk, dict):
+                pieces.append(delta_text(chunk))
+            return stop.is_set()
+
+        def work() -> object:
+            if stop.is_set():
+                return None
+            return self._server.handle_chat_completions(request, on_chunk)
+
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._background, work)
+        finally:
+            stop.set()
+        if isinstance(result, dict) and "error" in result:
+            failures.append(_error_text(result))
+        if failures:
+            raise ModelError(failures[0])
+        return parse_structured("".join(pieces), schema, self.name)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -249,6 +280,7 @@ class EmbeddedModel:
                 self._executor, self._slot_action, "save", self._session_file
             )
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._background.shutdown(wait=True, cancel_futures=True)
         # Dropping the server joins llama.cpp's loop thread and frees the weights.
         del self._server
 

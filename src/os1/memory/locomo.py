@@ -112,7 +112,8 @@ def _sessions(conversation: dict[str, Any]) -> list[tuple[int, datetime, list[di
 
 
 def _evidence_ids(evidence: list[Any]) -> tuple[set[str], int]:
-    ids, bad = set(), 0
+    ids: set[str] = set()
+    bad = 0
     for item in evidence:
         found = _EVIDENCE.findall(str(item))
         if not found:
