@@ -17,7 +17,7 @@ from pathlib import Path
 from os1.memory.embedder import Embedder, Vectors
 from os1.memory.records import FactWrite, Memory, NewFact
 from os1.memory.search import RecallResult, RecallTuning, Retriever
-from os1.memory.store import EpisodeRow, MemoryStore
+from os1.memory.store import EpisodeRow, MemoryStore, spoken
 from os1.memory.vectors import VectorIndex, build_index, index_path
 from os1.store.base import Turn, User
 from os1.store.sqlite import SQLiteStore
@@ -83,7 +83,7 @@ class MemoryEngine:
         def reembed(memory_ids: list[int]) -> None:
             memories = self.store.many(user, memory_ids)
             ordered = [memories[i] for i in memory_ids if i in memories]
-            vectors = self.embed([m.text for m in ordered]) if ordered else None
+            vectors = self.embed([spoken(m.text, m.speaker) for m in ordered]) if ordered else None
             for row, memory in enumerate(ordered):
                 assert vectors is not None
                 self.store.set_vector(user, memory.id, vectors[row])
@@ -102,26 +102,29 @@ class MemoryEngine:
     def remember_turn(self, user: User, turn: Turn, speaker: str, *,
                       extract: bool = True) -> int:
         """Store a turn as an episode (keywords and vector) and queue it for fact extraction."""
-        vector = self.embed_query(turn.content)
+        vector = self.embed_query(spoken(turn.content, speaker))
         memory_id = self.store.add_episode(
             user, text=turn.content, speaker=speaker, created_at=turn.created_at,
             conversation_id=turn.conversation_id, turn_id=turn.id, vector=vector)
         with self._lock:
             if user.id in self._indexes:
                 self._indexes[user.id].add([memory_id], vector.reshape(1, -1))
+        self.retriever.speaker_added(user, speaker)
         if extract:
             self.store.queue_extraction(user, turn.id)
         return memory_id
 
     def remember_episodes(self, user: User, turns: Sequence[tuple[Turn, str]]) -> list[int]:
         """Many episodes at once (imports, benchmarks): embedded in batches, one transaction."""
-        vectors = self.embed([turn.content for turn, _ in turns])
+        vectors = self.embed([spoken(turn.content, speaker) for turn, speaker in turns])
         ids = self.store.add_episodes(user, [
             EpisodeRow(turn.content, speaker, turn.created_at, turn.conversation_id, turn.id)
             for turn, speaker in turns], vectors)
         with self._lock:
             if user.id in self._indexes:
                 self._indexes[user.id].add(ids, vectors)
+        for _, speaker in turns:
+            self.retriever.speaker_added(user, speaker)
         return ids
 
     def remember_fact(self, user: User, fact: NewFact, now: datetime) -> FactWrite:
@@ -137,7 +140,8 @@ class MemoryEngine:
         text = text.strip()
         if not text:
             raise ValueError("A memory cannot be empty; use `os1 memory forget` to remove it.")
-        vector = self.embed_query(text)
+        old = self.store.get(user, memory_id)
+        vector = self.embed_query(spoken(text, old.speaker))
         memory = self.store.edit(user, memory_id, text, vector)
         with self._lock:
             if user.id in self._indexes:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
+from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, StructuredReplyError
 from os1.memory.records import MemoryKind, NewFact
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,14 @@ def parse_facts(reply: dict[str, Any], exchange: Exchange, user_name: str) -> li
 
 async def extract_facts(model: ChatModel, exchange: Exchange, today: datetime,
                         user_name: str, attempts: int = 2) -> list[NewFact] | None:
-    """The exchange's facts, or None if the model failed ``attempts`` times (logged)."""
+    """The exchange's facts, or None if the reply failed the schema ``attempts`` times (logged).
+    Other model errors (a server that is down) propagate: the job should wait, not be dropped."""
     options = GenerationOptions(max_tokens=400, temperature=0.0)
     for attempt in range(1, attempts + 1):
         try:
             reply = await model.structured(extraction_messages(exchange, today), SCHEMA, options)
             return parse_facts(reply, exchange, user_name)
-        except ModelError as error:
+        except StructuredReplyError as error:
             log.warning("memory extraction for turns %s failed (try %d of %d): %s",
                         exchange.turn_ids, attempt, attempts, error)
     return None

@@ -23,6 +23,7 @@ they're they've this those through to too under until up very was wasn't we we'd
 were weren't what what's when when's where where's which while who who's whom why why's will with
 won't would wouldn't you you'd you'll you're you've your yours yourself yourselves also just
 really get got go going went like yeah oh ok okay well would kind sort thing things lot
+s t d ll m re ve type likely might whose ever done
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
@@ -30,7 +31,7 @@ _WORD = re.compile(r"[\w']+", re.UNICODE)
 _MAX_TERMS = 32
 
 
-def keywords(text: str) -> list[str]:
+def keywords(text: str, *, drop_stop_words: bool = True) -> list[str]:
     """The query's content words, lower-cased, in order, each once."""
     seen: dict[str, None] = {}
     for raw in _WORD.findall(text.casefold()):
@@ -39,7 +40,7 @@ def keywords(text: str) -> list[str]:
             word = word[:-2]
         if len(word) < 2 and not word.isdigit():
             continue
-        if word in STOP_WORDS or word in seen:
+        if (drop_stop_words and word in STOP_WORDS) or word in seen:
             continue
         seen[word] = None
     return list(seen)[:_MAX_TERMS]

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 
@@ -27,6 +27,8 @@ _COLUMNS = (
     "mentions, occurred_at, valid_from, valid_to, superseded_by, conversation_id, turn_id"
 )
 _VECTOR_BYTES = DIMENSIONS * 2  # float16
+KeywordTable = Literal["memory_fts", "memory_back_fts", "memory_around_fts"]
+KEYWORD_TABLES: tuple[KeywordTable, ...] = get_args(KeywordTable)
 
 
 def _text(moment: datetime | None) -> str | None:
@@ -41,11 +43,19 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
+def spoken(text: str, speaker: str) -> str:
+    """A turn as indexed: who said it, then what they said."""
+    return f"{speaker}: {text}" if speaker else text
+
+
 def search_body(memory_text: str, speaker: str = "", subject: str = "", relation: str = "",
-                value: str = "") -> str:
-    """What the keyword index holds for a record: its words plus who it concerns, so that a
-    question naming a person finds what that person said even when the text doesn't name them."""
-    parts = [f"{speaker}: {memory_text}" if speaker else memory_text]
+                value: str = "", when: datetime | None = None) -> str:
+    """What the keyword index holds for a record: its words, who said it or who it concerns
+    (a question naming a person finds what they said even when the text doesn't name them),
+    and the day in words (so "in May 2023" matches)."""
+    parts = [spoken(memory_text, speaker)]
+    if when is not None:
+        parts[0] += f" ({when.day} {when:%B %Y})"
     extra = " ".join(p for p in (subject if subject not in ("user", "companion") else "",
                                  relation, value) if p)
     if extra:
@@ -91,7 +101,9 @@ class MemoryStore:
                                          speaker=speaker, importance=importance,
                                          occurred_at=created_at,
                                          conversation_id=conversation_id, turn_id=turn_id)
-                self._index(db, user, memory_id, search_body(text, speaker), vector)
+                self._index(db, user, memory_id, search_body(text, speaker, when=created_at),
+                            vector)
+                self._index_windows(db, user, memory_id, conversation_id)
                 if turn_id is not None:
                     db.execute("INSERT OR IGNORE INTO memory_sources VALUES (?, ?)",
                                (memory_id, turn_id))
@@ -116,8 +128,10 @@ class MemoryStore:
                         db, user, "episode", episode.text, episode.created_at,
                         speaker=episode.speaker, occurred_at=episode.created_at,
                         conversation_id=episode.conversation_id, turn_id=episode.turn_id)
-                    self._index(db, user, memory_id, search_body(episode.text, episode.speaker),
-                                vectors[row])
+                    self._index(db, user, memory_id,
+                                search_body(episode.text, episode.speaker,
+                                            when=episode.created_at), vectors[row])
+                    self._index_windows(db, user, memory_id, episode.conversation_id)
                     if episode.turn_id is not None:
                         db.execute("INSERT OR IGNORE INTO memory_sources VALUES (?, ?)",
                                    (memory_id, episode.turn_id))
@@ -215,6 +229,61 @@ class MemoryStore:
             db.execute("INSERT OR REPLACE INTO memory_vectors VALUES (?, ?, ?)",
                        (memory_id, user.id, pack_vector(vector)))
 
+    def _index_windows(self, db: sqlite3.Connection, user: User, memory_id: int,
+                       conversation_id: int | None) -> None:
+        """A new episode's window rows, and the previous episode's "around" row, which now
+        has a turn after it."""
+        if conversation_id is None:
+            return
+        previous = db.execute(
+            "SELECT id FROM memories WHERE user_id = ? AND conversation_id = ? AND kind = "
+            "'episode' AND id < ? ORDER BY id DESC LIMIT 1",
+            (user.id, conversation_id, memory_id)).fetchone()
+        self._rewindow(db, user, [memory_id] + ([previous[0]] if previous else []))
+
+    def _rewindow(self, db: sqlite3.Connection, user: User, memory_ids: Iterable[int]) -> None:
+        """(Re)write the window rows of these episodes from their current neighbours."""
+        ids = sorted(set(memory_ids))
+        if not ids:
+            return
+        around = self._adjacent(db, user, ids)
+        wanted = set(ids) | {n for pair in around.values() for n in pair if n is not None}
+        said = {r[0]: spoken(r[1], r[2]) for r in _rows_in(
+            db, "SELECT id, text, speaker FROM memories WHERE user_id = ? AND id IN",
+            user.id, wanted)}
+        for memory_id in ids:
+            if memory_id not in said:
+                continue
+            before, after = around.get(memory_id, (None, None))
+            back = [said[i] for i in (before, memory_id) if i is not None and i in said]
+            both = [said[i] for i in (before, memory_id, after) if i is not None and i in said]
+            for table, parts in (("memory_back_fts", back), ("memory_around_fts", both)):
+                db.execute(f"DELETE FROM {table} WHERE rowid = ?", (memory_id,))
+                db.execute(f"INSERT INTO {table} (rowid, body) VALUES (?, ?)",
+                           (memory_id, "\n".join(parts)))
+
+    def _adjacent(self, db: sqlite3.Connection, user: User,
+                  memory_ids: Iterable[int]) -> dict[int, tuple[int | None, int | None]]:
+        rows = _rows_in(
+            db, "SELECT m.id, (SELECT max(p.id) FROM memories p WHERE p.user_id = m.user_id "
+            "AND p.conversation_id = m.conversation_id AND p.kind = 'episode' AND p.id < m.id), "
+            "(SELECT min(n.id) FROM memories n WHERE n.user_id = m.user_id AND n.conversation_id"
+            " = m.conversation_id AND n.kind = 'episode' AND n.id > m.id) FROM memories m "
+            "WHERE m.user_id = ? AND m.kind = 'episode' AND m.conversation_id IS NOT NULL "
+            "AND m.id IN", user.id, memory_ids)
+        return {int(r[0]): (r[1], r[2]) for r in rows}
+
+    def adjacent(self, user: User,
+                 memory_ids: Iterable[int]) -> dict[int, tuple[int | None, int | None]]:
+        """For episodes: the episodes said just before and after, in the same conversation."""
+        return self._db.run(lambda db: self._adjacent(db, user, memory_ids))
+
+    def speakers(self, user: User) -> set[str]:
+        """Everyone who speaks in this user's episodes."""
+        return {r[0] for r in self._db.run(lambda db: db.execute(
+            "SELECT DISTINCT speaker FROM memories WHERE user_id = ? AND speaker != ''",
+            (user.id,)).fetchall())}
+
     @staticmethod
     def _add_sources(db: sqlite3.Connection, memory_id: int, turns: Iterable[int]) -> None:
         # Only turns that still exist (and the caller's turns are the user's own).
@@ -233,8 +302,12 @@ class MemoryStore:
                            (text, memory_id, user.id))
                 db.execute("DELETE FROM memory_fts WHERE rowid = ?", (memory_id,))
                 db.execute("DELETE FROM memory_vectors WHERE memory_id = ?", (memory_id,))
-                self._index(db, user, memory_id, search_body(text, old.speaker, old.subject,
-                                                             old.relation, old.value), vector)
+                self._index(db, user, memory_id, search_body(
+                    text, old.speaker, old.subject, old.relation, old.value,
+                    old.created_at if old.kind == "episode" else None), vector)
+                if old.kind == "episode":
+                    pair = self._adjacent(db, user, [memory_id]).get(memory_id, (None, None))
+                    self._rewindow(db, user, [memory_id, *(i for i in pair if i is not None)])
                 if old.turn_id is not None:  # an episode is the turn: correct the turn too
                     db.execute("UPDATE turns SET content = ? WHERE id = ? AND user_id = ?",
                                (text, old.turn_id, user.id))
@@ -291,10 +364,25 @@ class MemoryStore:
                                   (derived, *turns)).fetchone()[0]
                 if left == 0:
                     ids.add(derived)
+        conversations = {r[0] for r in _rows_in(
+            db, "SELECT DISTINCT conversation_id FROM memories WHERE user_id = ? AND kind = "
+            "'episode' AND conversation_id IS NOT NULL AND id IN", user.id, ids)}
         for chunk in _chunks(sorted(ids)):
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM memories WHERE user_id = ? AND id IN ({marks})",
                        (user.id, *chunk))
+        # Neighbours' window rows quoted the forgotten turns: rewrite them.
+        survivors = set()
+        for conversation_id in conversations:
+            for gone in ids:
+                for sql in ("SELECT max(id) FROM memories WHERE user_id = ? AND "
+                            "conversation_id = ? AND kind = 'episode' AND id < ?",
+                            "SELECT min(id) FROM memories WHERE user_id = ? AND "
+                            "conversation_id = ? AND kind = 'episode' AND id > ?"):
+                    found = db.execute(sql, (user.id, conversation_id, gone)).fetchone()[0]
+                    if found is not None:
+                        survivors.add(int(found))
+        self._rewindow(db, user, survivors)
         for chunk in _chunks(sorted(turns)):
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM turns WHERE user_id = ? AND id IN ({marks})",
@@ -361,15 +449,18 @@ class MemoryStore:
         return int(self._db.run(lambda db: db.execute(
             "SELECT count(*) FROM memories WHERE user_id = ?", (user.id,)).fetchone()[0]))
 
-    def keyword_search(self, user: User, match: str, limit: int) -> list[tuple[int, float]]:
+    def keyword_search(self, user: User, match: str, limit: int,
+                       table: KeywordTable = "memory_fts") -> list[tuple[int, float]]:
         """BM25 over this user's records; ``match`` is an FTS5 query built by os1.memory.query.
         Higher score = better (FTS5's bm25 is negative)."""
+        if table not in KEYWORD_TABLES:
+            raise ValueError(table)
 
         def work(db: sqlite3.Connection) -> list[tuple[int, float]]:
             rows = db.execute(
-                "SELECT m.id, bm25(memory_fts) FROM memory_fts JOIN memories m "
-                "ON m.id = memory_fts.rowid WHERE memory_fts MATCH ? AND m.user_id = ? "
-                "ORDER BY bm25(memory_fts) LIMIT ?", (match, user.id, limit)).fetchall()
+                f"SELECT m.id, bm25({table}) FROM {table} JOIN memories m "
+                f"ON m.id = {table}.rowid WHERE {table} MATCH ? AND m.user_id = ? "
+                f"ORDER BY bm25({table}) LIMIT ?", (match, user.id, limit)).fetchall()
             return [(int(r[0]), -float(r[1])) for r in rows]
 
         return self._db.run(work)
@@ -495,5 +586,6 @@ def _scrub(db: sqlite3.Connection) -> None:
     """After deleting: FTS5 keeps deleted words in old index segments until they are merged, and
     the write-ahead log keeps old page images until a checkpoint. Merge everything (the freed
     pages are zeroed by secure_delete) and truncate the log."""
-    db.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
+    for table in ("memory_fts", "memory_back_fts", "memory_around_fts"):
+        db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

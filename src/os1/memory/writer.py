@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from os1.llm.base import ChatModel
+from os1.llm.base import ChatModel, ModelError
 from os1.memory.engine import MemoryEngine
 from os1.memory.extract import Exchange, extract_facts
 from os1.memory.records import FactWrite
@@ -24,7 +24,7 @@ from os1.store.base import Turn, User
 
 log = logging.getLogger(__name__)
 
-_MAX_ATTEMPTS = 2
+_MAX_ATTEMPTS = 5  # quiet moments with the model unavailable before a job is dropped
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,20 @@ class MemoryWriter:
         written: list[FactWrite] = []
         jobs = await asyncio.to_thread(self.engine.store.pending_extractions, user, limit)
         for exchange in _exchanges(jobs, self.speakers):
-            facts = await extract_facts(self._model, exchange, self._clock(), self.speakers.user)
+            try:
+                facts = await extract_facts(self._model, exchange, self._clock(),
+                                            self.speakers.user)
+            except ModelError as error:
+                # The model is unavailable: keep the jobs for a later quiet moment.
+                await asyncio.to_thread(self.engine.store.fail_extraction, user,
+                                        exchange.turn_ids, _MAX_ATTEMPTS)
+                log.warning("memory extraction paused: %s", error)
+                break
             if facts is None:
-                dropped = await asyncio.to_thread(self.engine.store.fail_extraction, user,
-                                                  exchange.turn_ids, _MAX_ATTEMPTS)
-                if dropped:
-                    log.warning("gave up extracting facts from turns %s (episodes kept)",
-                                exchange.turn_ids)
+                await asyncio.to_thread(self.engine.store.finish_extraction, user,
+                                        exchange.turn_ids)
+                log.warning("gave up extracting facts from turns %s; the turns themselves are "
+                            "remembered", exchange.turn_ids)
                 continue
             for fact in facts:
                 written.append(await asyncio.to_thread(self.engine.remember_fact, user, fact,

@@ -69,12 +69,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             vector BLOB NOT NULL
         )""",
         "CREATE INDEX memory_vectors_by_user ON memory_vectors (user_id, memory_id)",
-        # rowid = memories.id. Porter stemming: "sisters" finds "sister".
+        "CREATE INDEX memories_by_speaker ON memories (user_id, speaker)",
+        # Keyword indexes, rowid = memories.id; porter stemming: "sisters" finds "sister".
+        # memory_fts: the record itself. For episodes also the turn with the one before it
+        # (memory_back_fts) and with the ones on both sides (memory_around_fts): an answer
+        # often only makes sense with the question it answers.
         """CREATE VIRTUAL TABLE memory_fts USING fts5(
+            body, tokenize = 'porter unicode61 remove_diacritics 2'
+        )""",
+        """CREATE VIRTUAL TABLE memory_back_fts USING fts5(
+            body, tokenize = 'porter unicode61 remove_diacritics 2'
+        )""",
+        """CREATE VIRTUAL TABLE memory_around_fts USING fts5(
             body, tokenize = 'porter unicode61 remove_diacritics 2'
         )""",
         """CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
             DELETE FROM memory_fts WHERE rowid = old.id;
+            DELETE FROM memory_back_fts WHERE rowid = old.id;
+            DELETE FROM memory_around_fts WHERE rowid = old.id;
         END""",
         """CREATE TABLE memory_jobs (
             turn_id INTEGER PRIMARY KEY REFERENCES turns(id) ON DELETE CASCADE,
