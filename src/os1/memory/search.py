@@ -24,13 +24,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from os1.memory.embedder import Vectors
 from os1.memory.query import fts_query, keywords, time_window
 from os1.memory.records import Memory, Recalled
-from os1.memory.store import KEYWORD_TABLES, MemoryStore
+from os1.memory.store import KEYWORD_TABLES, KeywordTable, MemoryStore
 from os1.memory.vectors import VectorIndex
 from os1.store.base import User
 
@@ -38,6 +39,10 @@ from os1.store.base import User
 @dataclass(frozen=True)
 class RecallTuning:
     depth: int = 100  # candidates asked of each list
+    # Keyword search costs ~3 µs for every index row its words match (FTS5 scores them all
+    # before sorting). Past this many rows the plan sheds the commonest words, then the
+    # window indexes, then falls back to the newest matches (see `_keyword_plan`).
+    keyword_budget: int = 6_000
     keyword_weight: float = 1.0  # per keyword table
     vector_weight: float = 1.0
     neighbour_share: float = 0.2  # of an episode's score added to each adjacent episode
@@ -70,6 +75,9 @@ class Retriever:
         self._embed_query = embed_query
         self._speakers: dict[int, set[str]] = {}
         self.tuning = tuning or RecallTuning()
+        # The query's embedding (the slowest step, ~20 ms) runs beside the keyword search:
+        # NumPy and SQLite both release the GIL, so on two cores the two overlap.
+        self._embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-embed")
 
     def speaker_added(self, user: User, speaker: str) -> None:
         if speaker and user.id in self._speakers:
@@ -84,6 +92,7 @@ class Retriever:
                with_context: bool = True) -> RecallResult:
         tuning = self.tuning
         started = time.perf_counter()
+        vector = self._embedding.submit(self._embed_query, query) if query.strip() else None
         speakers = self._speakers_of(user)
         # Speakers are named by their content words ("me" is no name to search for).
         query_words = set(keywords(query))
@@ -92,15 +101,13 @@ class Retriever:
         words = [w for w in keywords(query) if w not in names]
 
         scores: dict[int, float] = {}
-        if words:
-            match = fts_query(words)
-            for table in KEYWORD_TABLES:
-                _add_normalised(scores, self._store.keyword_search(user, match, tuning.depth,
-                                                                   table),
-                                tuning.keyword_weight, min_max=False)
+        for table, chosen, newest_first in self._keyword_plan(words):
+            hits = self._store.keyword_search(user, fts_query(chosen), tuning.depth, table,
+                                              newest_first=newest_first)
+            _add_normalised(scores, hits, tuning.keyword_weight, min_max=False)
         keyword_done = time.perf_counter()
-        if query.strip():
-            hits = self._index_for(user).search(self._embed_query(query), tuning.depth)
+        if vector is not None:
+            hits = self._index_for(user).search(vector.result(), tuning.depth)
             _add_normalised(scores, hits, tuning.vector_weight, min_max=True)
         vector_done = time.perf_counter()
         if not scores:
@@ -138,6 +145,29 @@ class Retriever:
         return RecallResult(found, (keyword_done - started) * 1000,
                             (vector_done - keyword_done) * 1000, (done - started) * 1000)
 
+    def _keyword_plan(self, words: list[str]) -> list[tuple[KeywordTable, list[str], bool]]:
+        """Which keyword indexes to ask, with which words, within the budget of matched rows.
+        A small memory never hits the budget; a large one first drops its commonest words
+        (they weigh least in BM25), then the window indexes (which match ~2× and ~3× the rows),
+        and when even the rarest word is too common, takes that word's newest matches."""
+        if not words:
+            return []
+        budget = self.tuning.keyword_budget
+        counts = self._store.term_counts(words)
+        kept = sorted(words, key=lambda w: counts[w])
+        tables = list(KEYWORD_TABLES)
+
+        def cost() -> int:
+            return sum(counts[w] for w in kept) * sum(_WINDOW_COST[t] for t in tables)
+
+        while cost() > budget and (len(kept) > 1 or len(tables) > 1):
+            if len(kept) > 1:
+                kept.pop()
+            else:
+                tables.pop()
+        chosen = [w for w in words if w in kept]
+        return [(table, chosen, cost() > budget) for table in tables]
+
     def _spread(self, user: User, scores: dict[int, float]) -> dict[int, float]:
         """Each episode adds a share of its score to the episodes said just before and after."""
         share = self.tuning.neighbour_share
@@ -149,6 +179,10 @@ class Retriever:
                 if neighbour is not None:
                     spread[neighbour] = spread.get(neighbour, 0.0) + share * scores[memory_id]
         return spread
+
+
+_WINDOW_COST: dict[KeywordTable, int] = {"memory_fts": 1, "memory_back_fts": 2,
+                                         "memory_around_fts": 3}
 
 
 def _add_normalised(scores: dict[int, float], hits: list[tuple[int, float]], weight: float,

@@ -79,6 +79,7 @@ def pack_vector(vector: Vectors) -> bytes:
 class MemoryStore:
     def __init__(self, db: SQLiteStore) -> None:
         self._db = db
+        self._stems: dict[str, str] = {}  # word → FTS5 stem (the same every time)
 
     # -- writing -------------------------------------------------------------------
 
@@ -249,7 +250,7 @@ class MemoryStore:
         around = self._adjacent(db, user, ids)
         wanted = set(ids) | {n for pair in around.values() for n in pair if n is not None}
         said = {r[0]: spoken(r[1], r[2]) for r in _rows_in(
-            db, "SELECT id, text, speaker FROM memories WHERE user_id = ? AND id IN",
+            db, "SELECT id, text, speaker FROM memories WHERE +user_id = ? AND id IN",
             user.id, wanted)}
         for memory_id in ids:
             if memory_id not in said:
@@ -269,7 +270,7 @@ class MemoryStore:
             "AND p.conversation_id = m.conversation_id AND p.kind = 'episode' AND p.id < m.id), "
             "(SELECT min(n.id) FROM memories n WHERE n.user_id = m.user_id AND n.conversation_id"
             " = m.conversation_id AND n.kind = 'episode' AND n.id > m.id) FROM memories m "
-            "WHERE m.user_id = ? AND m.kind = 'episode' AND m.conversation_id IS NOT NULL "
+            "WHERE +m.user_id = ? AND m.kind = 'episode' AND m.conversation_id IS NOT NULL "
             "AND m.id IN", user.id, memory_ids)
         return {int(r[0]): (r[1], r[2]) for r in rows}
 
@@ -341,7 +342,7 @@ class MemoryStore:
         return self._db.run(work)
 
     def _forget_in(self, db: sqlite3.Connection, user: User, memory_ids: Sequence[int]) -> int:
-        ids = {r[0] for r in _rows_in(db, "SELECT id FROM memories WHERE user_id = ? AND id IN",
+        ids = {r[0] for r in _rows_in(db, "SELECT id FROM memories WHERE +user_id = ? AND id IN",
                                       user.id, memory_ids)}
         # Older versions a forgotten fact replaced go with it.
         frontier = set(ids)
@@ -369,7 +370,7 @@ class MemoryStore:
             "'episode' AND conversation_id IS NOT NULL AND id IN", user.id, ids)}
         for chunk in _chunks(sorted(ids)):
             marks = ",".join("?" * len(chunk))
-            db.execute(f"DELETE FROM memories WHERE user_id = ? AND id IN ({marks})",
+            db.execute(f"DELETE FROM memories WHERE +user_id = ? AND id IN ({marks})",
                        (user.id, *chunk))
         # Neighbours' window rows quoted the forgotten turns: rewrite them.
         survivors = set()
@@ -385,7 +386,7 @@ class MemoryStore:
         self._rewindow(db, user, survivors)
         for chunk in _chunks(sorted(turns)):
             marks = ",".join("?" * len(chunk))
-            db.execute(f"DELETE FROM turns WHERE user_id = ? AND id IN ({marks})",
+            db.execute(f"DELETE FROM turns WHERE +user_id = ? AND id IN ({marks})",
                        (user.id, *chunk))
         return len(ids)
 
@@ -420,7 +421,7 @@ class MemoryStore:
 
     def many(self, user: User, memory_ids: Sequence[int]) -> dict[int, Memory]:
         def work(db: sqlite3.Connection) -> dict[int, Memory]:
-            rows = _rows_in(db, f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND id IN",
+            rows = _rows_in(db, f"SELECT {_COLUMNS} FROM memories WHERE +user_id = ? AND id IN",
                             user.id, memory_ids)
             return {r[0]: _memory(r) for r in rows}
 
@@ -450,18 +451,52 @@ class MemoryStore:
             "SELECT count(*) FROM memories WHERE user_id = ?", (user.id,)).fetchone()[0]))
 
     def keyword_search(self, user: User, match: str, limit: int,
-                       table: KeywordTable = "memory_fts") -> list[tuple[int, float]]:
+                       table: KeywordTable = "memory_fts", *,
+                       newest_first: bool = False) -> list[tuple[int, float]]:
         """BM25 over this user's records; ``match`` is an FTS5 query built by os1.memory.query.
-        Higher score = better (FTS5's bm25 is negative)."""
+        Higher score = better (FTS5's bm25 is negative). FTS5 scores every match before it can
+        sort by score; ``newest_first`` takes the newest matches instead (scoring only those),
+        for words so common that scoring all their matches would be slow."""
         if table not in KEYWORD_TABLES:
             raise ValueError(table)
+        order = f"{table}.rowid DESC" if newest_first else f"bm25({table})"
 
         def work(db: sqlite3.Connection) -> list[tuple[int, float]]:
             rows = db.execute(
                 f"SELECT m.id, bm25({table}) FROM {table} JOIN memories m "
                 f"ON m.id = {table}.rowid WHERE {table} MATCH ? AND m.user_id = ? "
-                f"ORDER BY bm25({table}) LIMIT ?", (match, user.id, limit)).fetchall()
+                f"ORDER BY {order} LIMIT ?", (match, user.id, limit)).fetchall()
             return [(int(r[0]), -float(r[1])) for r in rows]
+
+        return self._db.run(work)
+
+    def term_counts(self, words: Sequence[str]) -> dict[str, int]:
+        """How many records (of all users) hold each word, as the keyword index stems it.
+        Used to leave a query's commonest words out: they cost the most and rank the least."""
+
+        def work(db: sqlite3.Connection) -> dict[str, int]:
+            new = [w for w in words if w not in self._stems]
+            if new:
+                # Stem with FTS5's own tokenizer: a scratch FTS table in TEMP.
+                db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING "
+                           "fts5(body, tokenize = 'porter unicode61 remove_diacritics 2')")
+                db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_stems USING "
+                           "fts5vocab('temp', 'query_words', 'instance')")
+                db.execute("DELETE FROM temp.query_words")
+                db.executemany("INSERT INTO temp.query_words (rowid, body) VALUES (?, ?)",
+                               list(enumerate(new)))
+                stems = {int(doc): term for term, doc in
+                         db.execute("SELECT term, doc FROM temp.query_stems")}
+                db.execute("DELETE FROM temp.query_words")
+                if len(self._stems) > 50_000:
+                    self._stems.clear()
+                self._stems.update({word: stems.get(row, word) for row, word in enumerate(new)})
+            counts = {}
+            for word in words:
+                found = db.execute("SELECT doc FROM memory_fts_terms WHERE term = ?",
+                                   (self._stems[word],)).fetchone()
+                counts[word] = int(found[0]) if found else 0
+            return counts
 
         return self._db.run(work)
 
@@ -504,8 +539,12 @@ class MemoryStore:
             rows = self._db.run(page)
             if not rows:
                 return
-            good = [r for r in rows if isinstance(r[1], bytes) and len(r[1]) == _VECTOR_BYTES]
-            damaged = [int(r[0]) for r in rows if r not in good]
+            good, damaged = [], []
+            for row in rows:
+                if isinstance(row[1], bytes) and len(row[1]) == _VECTOR_BYTES:
+                    good.append(row)
+                else:
+                    damaged.append(int(row[0]))
             matrix = (np.frombuffer(b"".join(r[1] for r in good), dtype=np.float16)
                       .reshape(-1, DIMENSIONS).astype(np.float32))
             yield [int(r[0]) for r in good], matrix, damaged
@@ -574,7 +613,9 @@ def _chunks(values: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
 
 def _rows_in(db: sqlite3.Connection, sql: str, user_id: int,
              values: Iterable[int]) -> list[tuple[Any, ...]]:
-    """``sql`` ends in ``IN``; run it for the values in chunks (SQLite caps parameters)."""
+    """``sql`` ends in ``IN``; run it for the values in chunks (SQLite caps parameters).
+    Where the ids are the selective part, the SQL writes ``+user_id``: the unary plus keeps
+    SQLite from scanning the user's whole index instead of looking the ids up."""
     out: list[tuple[Any, ...]] = []
     for chunk in _chunks(sorted(set(values))):
         marks = ",".join("?" * len(chunk))

@@ -83,6 +83,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE VIRTUAL TABLE memory_around_fts USING fts5(
             body, tokenize = 'porter unicode61 remove_diacritics 2'
         )""",
+        # How many records hold each (stemmed) term: lets a query skip its commonest words.
+        "CREATE VIRTUAL TABLE memory_fts_terms USING fts5vocab(memory_fts, 'row')",
         """CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
             DELETE FROM memory_fts WHERE rowid = old.id;
             DELETE FROM memory_back_fts WHERE rowid = old.id;
