@@ -6,12 +6,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench setup clean help
+.PHONY: run test lint bench bench-chat bench-memory setup clean help
+
+# Benchmarks take their data as paths; a user's clone has no ../shared.
+LOCOMO ?= ../shared/data/locomo/locomo_dev.json
+SCALE  ?= 10000,100000,1000000
 
 help:
 	@echo "make run    set up (first time: a few minutes) and talk with os1"
 	@echo "make test   install the test tools and run the whole suite"
-	@echo "make bench  measure load time, first-token latency, speed and memory"
+	@echo "make bench  measure chat latency and memory (LOCOMO=path/to/locomo.json)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "os1 needs Python 3.11 or newer"' \
@@ -41,8 +45,15 @@ lint: $(TSTAMP)
 test: $(TSTAMP) lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: bench-chat bench-memory
+
+bench-chat: $(STAMP)
 	$(BIN)/python bench/chat_latency.py --write docs/benchmarks.md
+
+bench-memory: $(STAMP)
+	@test -f "$(LOCOMO)" || { echo "No LoCoMo file at $(LOCOMO): run make bench-memory LOCOMO=path/to/locomo10.json"; exit 1; }
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/memory.py --locomo $(LOCOMO) --scale $(SCALE) \
+		--write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

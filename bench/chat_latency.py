@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -32,6 +30,7 @@ from os1.events import Done
 from os1.llm.select import open_chat_model, prepare_model_file
 from os1.persona import default_persona
 from os1.store.sqlite import SQLiteStore
+from report import machine, write_section
 
 # What a person might say over an evening; ordinary lengths, no tricks.
 SCRIPT = [
@@ -59,22 +58,10 @@ SCRIPT = [
     "Right. Goodnight!",
 ]
 
-BEGIN = "<!-- bench:chat_latency:begin -->"
-END = "<!-- bench:chat_latency:end -->"
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,7 +120,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     speeds = [t["tokens_per_s"] for t in turns if t["tokens_per_s"]]
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "model": model_file.name if model_file else settings.llm_url,
         "threads": f"{settings.threads} (generation) / {settings.batch_threads} (prompt)",
         "load_s": round(load_s, 2),
@@ -182,18 +169,6 @@ def markdown(result: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, key: str, text: str) -> None:
-    begin, end = f"{BEGIN[:-4]}:{key} -->", f"{END[:-4]}:{key} -->"
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    if begin in old and end in old:
-        head, rest = old.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        new = f"{head}{begin}\n{text}\n{end}{tail}"
-    else:
-        new = f"{old.rstrip()}\n\n{begin}\n{text}\n{end}\n"
-    path.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="default", help="default, fast, or a .gguf path")
@@ -216,7 +191,7 @@ def main() -> None:
         print(text)
         print(json.dumps({k: v for k, v in result.items() if k != "turns"}, indent=2))
     if args.write:
-        write_section(args.write, f"{Path(str(result['model'])).stem}", text)
+        write_section(args.write, "chat_latency", f"{Path(str(result['model'])).stem}", text)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.status import Status
 
 from os1.companion import Companion
-from os1.events import Done, Event, Notice, Token, TurnError
+from os1.events import Done, Event, MemoryUsed, Notice, Token, TurnError
 from os1.store.base import StorageError, User
 from os1.terminal.wrap import StreamWrapper
 
@@ -138,6 +138,14 @@ async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
                 if status is not None:
                     status.stop()
                 console.print(f"[yellow]{_escape(event.text)}[/yellow]")
+                if status is not None:
+                    status.start()
+            elif isinstance(event, MemoryUsed):
+                # Say what os1 brought back from earlier conversations: no hidden recall.
+                if status is not None:
+                    status.stop()
+                short = event.text if len(event.text) <= 70 else event.text[:69] + "…"
+                console.print(f"[dim]· remembering #{event.id}: {_escape(short)}[/dim]")
                 if status is not None:
                     status.start()
             elif isinstance(event, TurnError):
