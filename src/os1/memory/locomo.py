@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from os1.memory.embedder import Embedder
 from os1.memory.engine import MemoryEngine
 from os1.memory.search import RecallTuning
 from os1.store.base import NewTurn, Turn
@@ -129,11 +130,15 @@ def run_locomo(path: Path, *, tuning: RecallTuning | None = None,
     totals: dict[int, list[float]] = defaultdict(list)
     per_category: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     per_conversation: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    embedder = Embedder.load()
     with tempfile.TemporaryDirectory(prefix="os1-locomo-") as scratch:
-        store = SQLiteStore(Path(scratch) / "os1.sqlite3")
-        engine = MemoryEngine(store, Path(scratch) / "memory", tuning=tuning)
         for number, sample in enumerate(data):
             name = str(sample.get("sample_id", f"conversation-{number}"))
+            # One database per conversation, as each os1 user has their own: keyword
+            # statistics (BM25's document frequencies) are then that user's alone.
+            folder = Path(scratch) / f"conversation-{number}"
+            store = SQLiteStore(folder / "os1.sqlite3")
+            engine = MemoryEngine(store, folder / "memory", embedder=embedder, tuning=tuning)
             user = store.user(name)
             turn_of_memory: dict[int, str] = {}
             started = time.perf_counter()
@@ -175,7 +180,7 @@ def run_locomo(path: Path, *, tuning: RecallTuning | None = None,
                     totals[k].append(value)
                     per_category[CATEGORIES[category]][k].append(value)
                     per_conversation[name][k].append(value)
-        store.close()
+            store.close()
     if not report.questions:
         raise LocomoFormatError(f"{path} has no questions of categories 1–4 with evidence.")
     report.recall = {k: statistics.fmean(v) for k, v in totals.items()}

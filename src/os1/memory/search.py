@@ -22,6 +22,7 @@ checked unchanged on 3–5):
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from os1.memory.embedder import Vectors
-from os1.memory.query import fts_query, keywords, time_window
+from os1.memory.query import STOP_WORDS, fts_query, keywords, time_window
 from os1.memory.records import Memory, Recalled
 from os1.memory.store import KEYWORD_TABLES, KeywordTable, MemoryStore
 from os1.memory.vectors import VectorIndex
@@ -52,6 +53,9 @@ class RecallTuning:
     recency_weight: float = 0.05
     recency_half_life_days: float = 90.0
     context_turns: int = 1  # neighbouring turns attached to each recalled episode
+    feedback_memories: int = 5  # pseudo-relevance feedback: the top memories read again
+    feedback_words: int = 5  # … the words taken from them
+    feedback_weight: float = 0.3  # … and the weight of what those words find
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,7 @@ class Retriever:
         named = [s for s in speakers if (first := keywords(s)) and first[0] in query_words]
         words = [w for w in keywords(query) if w not in names]
 
-        scores: dict[int, float] = {}
-        for table, chosen, newest_first in self._keyword_plan(words):
-            hits = self._store.keyword_search(user, fts_query(chosen), tuning.depth, table,
-                                              newest_first=newest_first)
-            _add_normalised(scores, hits, tuning.keyword_weight, min_max=False)
+        scores = self._keyword_scores(user, words)
         keyword_done = time.perf_counter()
         if vector is not None:
             hits = self._index_for(user).search(vector.result(), tuning.depth)
@@ -113,18 +113,25 @@ class Retriever:
         if not scores:
             return RecallResult([], 0.0, 0.0, 0.0)
 
-        scores = self._spread(user, scores)
-        memories = self._store.many(user, list(scores))
+        boosted = named[0] if len(named) == 1 else None
+        memories: dict[int, Memory] = {}
+        scores = self._settle(user, scores, memories, boosted)
+        if tuning.feedback_weight > 0:
+            # Pseudo-relevance feedback: the best hits' own distinctive words, searched again.
+            expansion = self._feedback_words(
+                [memories[i] for i in sorted(scores, key=lambda i: -scores[i])
+                 [: tuning.feedback_memories] if i in memories],
+                set(words) | names)
+            extra = self._settle(user, self._keyword_scores(user, expansion), memories, boosted)
+            for memory_id, score in extra.items():
+                scores[memory_id] = scores.get(memory_id, 0.0) + tuning.feedback_weight * score
         window = time_window(query, now)
         newest = max((m.created_at for m in memories.values()), default=now)
-        boosted = named[0] if len(named) == 1 else None
         ranked: list[tuple[float, int]] = []
         for memory_id, score in scores.items():
             memory = memories.get(memory_id)
             if memory is None or not memory.current:
                 continue
-            if boosted is not None and memory.speaker == boosted:
-                score *= tuning.speaker_boost
             lift = 1.0 + tuning.importance_weight * (memory.importance - 0.5)
             age_days = max(0.0, (newest - memory.created_at).total_seconds() / 86400)
             lift += tuning.recency_weight * math.exp(-age_days / tuning.recency_half_life_days)
@@ -144,6 +151,42 @@ class Retriever:
         done = time.perf_counter()
         return RecallResult(found, (keyword_done - started) * 1000,
                             (vector_done - keyword_done) * 1000, (done - started) * 1000)
+
+    def _keyword_scores(self, user: User, words: list[str]) -> dict[int, float]:
+        scores: dict[int, float] = {}
+        for table, chosen, newest_first in self._keyword_plan(words):
+            hits = self._store.keyword_search(user, fts_query(chosen), self.tuning.depth, table,
+                                              newest_first=newest_first)
+            _add_normalised(scores, hits, self.tuning.keyword_weight, min_max=False)
+        return scores
+
+    def _settle(self, user: User, scores: dict[int, float], memories: dict[int, Memory],
+                boosted: str | None) -> dict[int, float]:
+        """Spread to neighbours, fetch the records (into ``memories``), apply the speaker
+        boost."""
+        spread = self._spread(user, scores)
+        missing = [i for i in spread if i not in memories]
+        if missing:
+            memories.update(self._store.many(user, missing))
+        if boosted is None:
+            return spread
+        return {i: score * (self.tuning.speaker_boost
+                            if i in memories and memories[i].speaker == boosted else 1.0)
+                for i, score in spread.items()}
+
+    def _feedback_words(self, top: list[Memory], known: set[str]) -> list[str]:
+        """The words that best tell the top memories apart from all others (tf × idf)."""
+        frequency: dict[str, int] = {}
+        for memory in top:
+            for word in _WORD_SPLIT.findall(memory.text.casefold()):
+                if len(word) > 2 and word not in STOP_WORDS and word not in known:
+                    frequency[word] = frequency.get(word, 0) + 1
+        if not frequency:
+            return []
+        counts = self._store.term_counts(list(frequency))
+        total = max(self._store.size(), 1)
+        weight = {w: tf * math.log(total / max(counts[w], 1)) for w, tf in frequency.items()}
+        return sorted(weight, key=lambda w: -weight[w])[: self.tuning.feedback_words]
 
     def _keyword_plan(self, words: list[str]) -> list[tuple[KeywordTable, list[str], bool]]:
         """Which keyword indexes to ask, with which words, within the budget of matched rows.
@@ -181,6 +224,7 @@ class Retriever:
         return spread
 
 
+_WORD_SPLIT = re.compile(r"\w+")
 _WINDOW_COST: dict[KeywordTable, int] = {"memory_fts": 1, "memory_back_fts": 2,
                                          "memory_around_fts": 3}
 

@@ -446,6 +446,12 @@ class MemoryStore:
 
         return self._db.run(work)
 
+    def size(self) -> int:
+        """Roughly how many records the database holds, all users together (for term
+        weights): the highest id, which needs no scan."""
+        return int(self._db.run(lambda db: db.execute(
+            "SELECT coalesce(max(id), 0) FROM memories").fetchone()[0]))
+
     def count(self, user: User) -> int:
         return int(self._db.run(lambda db: db.execute(
             "SELECT count(*) FROM memories WHERE user_id = ?", (user.id,)).fetchone()[0]))
