@@ -263,3 +263,29 @@ def test_memory_cli_lists_searches_exports_and_forgets(tmp_path: Path,
     assert b"Quixotella" not in database_bytes(data)
     missing = os1("show", "999")
     assert missing.returncode == 1 and "memory list" in missing.stderr
+
+
+def test_the_note_names_the_person_the_message_means(db: SQLiteStore,
+                                                      engine: MemoryEngine) -> None:
+    from os1.memory.notes import NoteBudget, compose_note
+
+    me = db.user("me")
+    say(db, engine, me, "My sister Maria is flying in from Madrid next month.")
+    say(db, engine, me, "My sister Maria is flying in from Madrid next month.")
+    say(db, engine, me, "Nice to hear!", role="assistant")
+    engine.remember_fact(me, NewFact("fact", "The user's sister Maria lives in Madrid.",
+                                     subject="Maria", relation="sister", attribute="lives in",
+                                     value="Madrid"), MONDAY)
+    later = db.new_conversation(me)
+    note = compose_note(engine, me, later.id, "I'm seeing my sister tonight.", first_turn=False,
+                        now=MONDAY + timedelta(days=3), user_label="me", companion_label="os1",
+                        budget=NoteBudget(3, 500, 300))
+    assert "The user's sister is Maria." in note.text
+    assert note.text.count("flying in from Madrid") == 1  # the same words recalled once
+    assert "Nice to hear" not in note.text  # not the companion's own old replies
+    assert any(m.subject == "Maria" for m in note.used)
+    first = compose_note(engine, me, later.id, "hello", first_turn=True,
+                         now=MONDAY + timedelta(days=3), user_label="me",
+                         companion_label="os1", budget=NoteBudget(3, 500, 300))
+    assert first.text.startswith("What you know about the user")
+    assert "Maria lives in Madrid" in first.text

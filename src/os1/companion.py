@@ -21,7 +21,7 @@ from os1.events import Done, Event, MemoryUsed, Notice, Sentence, Token, TurnErr
 from os1.inputs import clean_input
 from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
 from os1.llm.prompt import HistoryBound, PromptTurn, build_messages
-from os1.memory.notes import profile_block, recall_note
+from os1.memory.notes import NoteBudget, compose_note
 from os1.memory.writer import MemoryWriter
 from os1.sentences import SentenceSplitter
 from os1.store.base import Conversation, NewTurn, StorageError, Store, User
@@ -210,24 +210,16 @@ class Companion:
 
     def _memory_note(self, session: _Session, text: str,
                      now: datetime) -> tuple[str, list[MemoryUsed]]:
-        """The profile (first turn of a conversation) and memories recalled for this message,
-        from earlier conversations only: this one is already in the prompt."""
         if self.memory is None:
             return "", []
-        settings, engine = self._settings, self.memory.engine
-        parts = []
-        if not session.turns:
-            facts = engine.store.records(session.user, kinds=("fact", "preference"), limit=200)
-            parts.append(profile_block(facts, settings.profile_chars))
-        result = engine.recall(session.user, text, settings.recall_count * 3, now)
-        earlier = [hit for hit in result.hits
-                   if hit.memory.conversation_id != session.conversation.id]
-        note, ids = recall_note(earlier[: settings.recall_count], self.memory.speakers.user,
-                                now, settings.recall_chars)
-        parts.append(note)
-        by_id = {hit.memory.id: hit.memory for hit in earlier}
-        used = [MemoryUsed(i, by_id[i].kind, by_id[i].text) for i in ids]
-        return "\n\n".join(p for p in parts if p), used
+        settings, speakers = self._settings, self.memory.speakers
+        note = compose_note(
+            self.memory.engine, session.user, session.conversation.id, text,
+            first_turn=not session.turns, now=now, user_label=speakers.user,
+            companion_label=speakers.companion,
+            budget=NoteBudget(settings.recall_count, settings.recall_chars,
+                              settings.profile_chars))
+        return note.text, [MemoryUsed(m.id, m.kind, m.text) for m in note.used]
 
     def _remember(self, session: _Session, turn: NewTurn) -> bool:
         """Write a turn; on failure keep it for the next try. True if it is on disk."""

@@ -7,28 +7,38 @@ read before the first word of the reply (~70 ms a token on the reference 2-core 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from os1.memory.engine import MemoryEngine
 from os1.memory.records import Memory, Recalled
+from os1.store.base import User
 
 _PROFILE_KINDS = ("fact", "preference")
 
 
-def profile_block(facts: Sequence[Memory], budget_chars: int) -> str:
-    """Who the user is and the key people: the most important, most repeated current facts."""
+def profile_block(facts: Sequence[Memory], budget_chars: int) -> tuple[str, tuple[int, ...]]:
+    """Who the user is and the key people: the most important, most repeated current facts;
+    and the ids shown."""
     ranked = sorted((m for m in facts if m.kind in _PROFILE_KINDS and m.current),
                     key=lambda m: (m.importance * (1 + min(m.mentions, 5) / 5), m.id),
                     reverse=True)
     lines: list[str] = []
+    shown: list[int] = []
     used = 0
     for memory in ranked:
         line = f"- {memory.text}"
         if used + len(line) > budget_chars:
             break
         lines.append(line)
+        shown.append(memory.id)
         used += len(line) + 1
-    return "What you know about the user:\n" + "\n".join(lines) if lines else ""
+    if not lines:
+        return "", ()
+    return ("What you know about the user (call people by their names):\n"
+            + "\n".join(lines)), tuple(shown)
 
 
 def _when(moment: datetime | None, now: datetime) -> str:
@@ -70,5 +80,73 @@ def recall_note(hits: Sequence[Recalled], user_label: str, now: datetime,
         used += len(line) + 1
     if not lines:
         return "", ()
-    return ("From earlier conversations (bring these up only if they matter here, naturally, "
-            "never as a list):\n" + "\n".join(lines)), tuple(used_ids)
+    return ("You remember this from earlier conversations. Use it the way a friend would: "
+            "mention names and details when they fit, never as a list.\n"
+            + "\n".join(lines)), tuple(used_ids)
+
+
+def people_named(text: str, facts: Sequence[Memory]) -> list[tuple[str, Memory]]:
+    """"my sister" in the message, and a current fact says who the sister is: say her name.
+    The small model rarely makes that link from a list of memories on its own."""
+    lowered = text.casefold()
+    lines: list[tuple[str, Memory]] = []
+    for fact in facts:
+        if (not fact.current or not fact.relation or fact.subject in ("user", "companion")
+                or not fact.subject):
+            continue
+        relation = fact.relation.casefold()
+        if re.search(rf"\bmy {re.escape(relation)}s?\b", lowered):
+            line = f"- The user's {relation} is {fact.subject}."
+            if line not in (known for known, _ in lines):
+                lines.append((line, fact))
+    return lines
+
+
+@dataclass(frozen=True)
+class MemoryNote:
+    text: str
+    used: tuple[Memory, ...]
+
+
+@dataclass(frozen=True)
+class NoteBudget:
+    recall_count: int
+    recall_chars: int
+    profile_chars: int
+
+
+def compose_note(engine: MemoryEngine, user: User, conversation_id: int, text: str, *,
+                 first_turn: bool, now: datetime, user_label: str, companion_label: str,
+                 budget: NoteBudget) -> MemoryNote:
+    """What memory adds to a turn: the profile (first turn of a conversation), who the people
+    the message names are, and memories from earlier conversations."""
+    facts = engine.store.records(user, kinds=("fact", "preference"), limit=200)
+    parts: list[str] = []
+    in_profile: set[int] = set()
+    if first_turn:
+        profile, shown = profile_block(facts, budget.profile_chars)
+        parts.append(profile)
+        in_profile = set(shown)
+    result = engine.recall(user, text, budget.recall_count * 3, now)
+    # From earlier conversations only (this one is in the prompt already), not the companion's
+    # own old replies (shown those, the model repeats them word for word), each text once.
+    earlier: list[Recalled] = []
+    seen: set[str] = set()
+    for hit in result.hits:
+        memory = hit.memory
+        key = " ".join(memory.text.casefold().split())
+        if (memory.conversation_id == conversation_id or memory.id in in_profile
+                or memory.speaker == companion_label or key in seen):
+            continue
+        seen.add(key)
+        earlier.append(hit)
+    recalled, ids = recall_note(earlier[: budget.recall_count], user_label, now,
+                                budget.recall_chars)
+    people = people_named(text, facts)
+    if people:
+        recalled = ((recalled + "\n" if recalled else "You remember:\n")
+                    + "\n".join(line for line, _ in people))
+    parts.append(recalled)
+    by_id = {hit.memory.id: hit.memory for hit in earlier}
+    used = [by_id[i] for i in ids] + [fact for _, fact in people if fact.id not in ids]
+    return MemoryNote("\n\n".join(p for p in parts if p), tuple(used))
