@@ -289,3 +289,60 @@ def test_the_note_names_the_person_the_message_means(db: SQLiteStore,
                          companion_label="os1", budget=NoteBudget(3, 500, 300))
     assert first.text.startswith("What you know about the user")
     assert "Maria lives in Madrid" in first.text
+
+
+def test_edit_leaves_no_trace_of_the_old_words(db: SQLiteStore, engine: MemoryEngine,
+                                               tmp_path: Path) -> None:
+    me = db.user("me")
+    say(db, engine, me, "My locker code is Quibblewick.")
+    memory = engine.store.records(me)[0]
+    engine.edit(me, memory.id, "My locker code is private.")
+    assert b"Quibblewick" not in database_bytes(tmp_path)
+
+
+def test_forget_strips_the_memory_from_later_turns_notes(db: SQLiteStore,
+                                                         engine: MemoryEngine,
+                                                         tmp_path: Path) -> None:
+    me = db.user("me")
+    say(db, engine, me, "The spare key is under the Zorblatt flowerpot.")
+    later = db.new_conversation(me)
+    db.add_turn(me, NewTurn(later.id, "user", "Where is the key?",
+                            'You remember:\n- Monday, the user said: "The spare key is under '
+                            'the Zorblatt flowerpot."\n- The user likes tea.',
+                            "complete", MONDAY))
+    episode = engine.store.records(me, kinds=("episode",))[-1]
+    engine.forget(me, [episode.id])
+    assert b"Zorblatt" not in database_bytes(tmp_path)
+    assert db.turns(me, later.id)[0].context == "You remember:\n- The user likes tea."
+
+
+def test_a_fact_whose_turns_were_forgotten_meanwhile_is_not_stored(
+        db: SQLiteStore, engine: MemoryEngine) -> None:
+    me = db.user("me")
+    turn = say(db, engine, me, "My cousin Ferdinand lives in Graz.")
+    episode = engine.store.records(me)[0]
+    engine.forget(me, [episode.id])  # while extraction of this turn was under way
+    written = engine.remember_fact(me, NewFact("fact", "Ferdinand lives in Graz.",
+                                               subject="Ferdinand", sources=(turn.id,)), MONDAY)
+    assert written is None
+    assert engine.store.records(me, history=True) == []
+
+
+def test_absurd_times_and_words_in_a_query_are_harmless(db: SQLiteStore,
+                                                        engine: MemoryEngine) -> None:
+    me = db.user("me")
+    say(db, engine, me, "I saw the pyramids once.")
+    for query in ("what happened 3000 years ago", "99999999999 days ago", "x" * 200_000):
+        assert isinstance(engine.recall(me, query, 3, MONDAY).hits, list)
+
+
+def test_a_forgotten_speaker_no_longer_steers_search(db: SQLiteStore,
+                                                     engine: MemoryEngine) -> None:
+    me = db.user("me")
+    conversation = db.current_conversation(me)
+    turn = db.add_turn(me, NewTurn(conversation.id, "user", "Bob here, I love sailing.", "",
+                                   "complete", MONDAY))
+    engine.remember_turn(me, turn, "Bob Quayle")
+    assert "Bob Quayle" in engine.retriever._speakers_of(me)
+    engine.forget(me, [engine.store.records(me)[0].id])
+    assert "Bob Quayle" not in engine.retriever._speakers_of(me)

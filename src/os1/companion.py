@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +22,13 @@ from os1.events import Done, Event, MemoryUsed, Notice, Sentence, Token, TurnErr
 from os1.inputs import clean_input
 from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
 from os1.llm.prompt import HistoryBound, PromptTurn, build_messages
-from os1.memory.notes import NoteBudget, compose_note
+from os1.memory.notes import MemoryNote, NoteBudget, compose_note
 from os1.memory.writer import MemoryWriter
 from os1.sentences import SentenceSplitter
 from os1.store.base import Conversation, NewTurn, StorageError, Store, User
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -212,14 +214,22 @@ class Companion:
                      now: datetime) -> tuple[str, list[MemoryUsed]]:
         if self.memory is None:
             return "", []
+        try:
+            note = self._compose_note(session, text, now)
+        except Exception:  # recall is a help, never a reason to lose the user's words
+            log.exception("recall failed; this turn goes without memories")
+            return "", []
+        return note.text, [MemoryUsed(m.id, m.kind, m.text) for m in note.used]
+
+    def _compose_note(self, session: _Session, text: str, now: datetime) -> MemoryNote:
+        assert self.memory is not None
         settings, speakers = self._settings, self.memory.speakers
-        note = compose_note(
+        return compose_note(
             self.memory.engine, session.user, session.conversation.id, text,
             first_turn=not session.turns, now=now, user_label=speakers.user,
             companion_label=speakers.companion,
             budget=NoteBudget(settings.recall_count, settings.recall_chars,
                               settings.profile_chars))
-        return note.text, [MemoryUsed(m.id, m.kind, m.text) for m in note.used]
 
     def _remember(self, session: _Session, turn: NewTurn) -> bool:
         """Write a turn; on failure keep it for the next try. True if it is on disk."""

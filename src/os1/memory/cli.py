@@ -72,7 +72,7 @@ def run_memory(settings: Settings, args: argparse.Namespace, console: Console,
             errors.print(f"[red]{exc}[/red]")
             return EXIT_FAILED
         finally:
-            engine.save()
+            engine.close()
     finally:
         store.close()
 
@@ -80,17 +80,6 @@ def run_memory(settings: Settings, args: argparse.Namespace, console: Console,
 def _when(memory: Memory) -> str:
     moment = memory.occurred_at or memory.created_at
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _as_json(memory: Memory) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in memory.__dict__.items():
-        if value in ("", None, ()):
-            continue
-        out[key] = value.isoformat() if isinstance(value, datetime) else value
-    if "sources" in out:
-        out["sources"] = list(out["sources"])
-    return out
 
 
 def _table(memories: list[Memory], scores: list[float] | None = None) -> Table:
@@ -117,7 +106,7 @@ def _list(engine: MemoryEngine, user: User, args: argparse.Namespace, console: C
     memories = engine.store.records(user, kinds=args.kind or (), history=args.history,
                                     limit=args.limit)
     if args.json:
-        print(json.dumps([_as_json(m) for m in memories], ensure_ascii=False, indent=2))
+        print(json.dumps([m.as_json() for m in memories], ensure_ascii=False, indent=2))
     elif not memories:
         console.print("os1 remembers nothing yet.")
     else:
@@ -135,7 +124,7 @@ def _search(engine: MemoryEngine, user: User, args: argparse.Namespace, console:
         return EXIT_USAGE
     result = engine.recall(user, args.query, max(1, args.k), datetime.now().astimezone())
     if args.json:
-        print(json.dumps([{**_as_json(h.memory), "score": h.score} for h in result.hits],
+        print(json.dumps([{**h.memory.as_json(), "score": h.score} for h in result.hits],
                          ensure_ascii=False, indent=2))
     elif not result.hits:
         console.print("Nothing found.")
@@ -149,7 +138,7 @@ def _show(engine: MemoryEngine, user: User, args: argparse.Namespace, console: C
           errors: Console) -> int:
     memory = engine.store.get(user, args.id)
     if args.json:
-        print(json.dumps(_as_json(memory), ensure_ascii=False, indent=2))
+        print(json.dumps(memory.as_json(), ensure_ascii=False, indent=2))
         return EXIT_OK
     console.print(_table([memory]))
     if memory.subject:
@@ -206,8 +195,8 @@ def _forget(engine: MemoryEngine, user: User, args: argparse.Namespace, console:
         console.print(f"os1 remembers nothing about {args.about}.")
         return EXIT_OK
     console.print(_table(found))
-    answer = _confirm(f"Forget these {len(found)} memories (and the turns they came from) for "
-                      "good?", args.yes, errors)
+    answer = _confirm(f"Forget these {len(found)} memories for good? (A turn takes the facts "
+                      "drawn only from it; a fact takes its older versions.)", args.yes, errors)
     if answer is None:
         return EXIT_USAGE
     if not answer:

@@ -91,11 +91,22 @@ class MemoryEngine:
         return reembed
 
     def save(self) -> None:
-        """Write every loaded index to disk, so the next start need not rebuild it."""
+        """Write every loaded index to disk, so the next start need not rebuild it. An index
+        that no longer matches the database (another os1 process forgot or wrote meanwhile)
+        is not saved, and its old file is removed: the next start rebuilds it."""
         with self._lock:
             for user_id, index in self._indexes.items():
                 user = User(user_id, "", datetime.now())
-                index.save(index_path(self._index_dir, user), self.store.vector_stamp(user))
+                stamp = self.store.vector_stamp(user)
+                path = index_path(self._index_dir, user)
+                if index.size == stamp[0]:
+                    index.save(path, stamp)
+                elif path.exists():
+                    _shred(path)
+
+    def close(self) -> None:
+        self.save()
+        self.retriever.close()
 
     # -- remembering -----------------------------------------------------------------
 
@@ -103,10 +114,11 @@ class MemoryEngine:
                       extract: bool = True) -> int:
         """Store a turn as an episode (keywords and vector) and queue it for fact extraction."""
         vector = self.embed_query(spoken(turn.content, speaker))
-        memory_id = self.store.add_episode(
-            user, text=turn.content, speaker=speaker, created_at=turn.created_at,
-            conversation_id=turn.conversation_id, turn_id=turn.id, vector=vector)
+        episode = EpisodeRow(turn.content, speaker, turn.created_at, turn.conversation_id,
+                             turn.id)
+        # Store and index under one lock, so a forget cannot fall between the two.
         with self._lock:
+            memory_id = self.store.add_episode(user, episode, vector)
             if user.id in self._indexes:
                 self._indexes[user.id].add([memory_id], vector.reshape(1, -1))
         self.retriever.speaker_added(user, speaker)
@@ -117,23 +129,31 @@ class MemoryEngine:
     def remember_episodes(self, user: User, turns: Sequence[tuple[Turn, str]]) -> list[int]:
         """Many episodes at once (imports, benchmarks): embedded in batches, one transaction."""
         vectors = self.embed([spoken(turn.content, speaker) for turn, speaker in turns])
-        ids = self.store.add_episodes(user, [
-            EpisodeRow(turn.content, speaker, turn.created_at, turn.conversation_id, turn.id)
-            for turn, speaker in turns], vectors)
         with self._lock:
+            ids = self.store.add_episodes(user, [
+                EpisodeRow(turn.content, speaker, turn.created_at, turn.conversation_id, turn.id)
+                for turn, speaker in turns], vectors)
             if user.id in self._indexes:
                 self._indexes[user.id].add(ids, vectors)
         for _, speaker in turns:
             self.retriever.speaker_added(user, speaker)
         return ids
 
-    def remember_fact(self, user: User, fact: NewFact, now: datetime) -> FactWrite:
+    def remember_fact(self, user: User, fact: NewFact, now: datetime) -> FactWrite | None:
+        """None when the turns it came from were forgotten meanwhile."""
         vector = self.embed_query(fact.text)
-        written = self.store.add_fact(user, fact, vector, now)
-        if written.outcome != "merged":
-            with self._lock:
-                if user.id in self._indexes:
-                    self._indexes[user.id].add([written.memory.id], vector.reshape(1, -1))
+        with self._lock:
+            written = self.store.add_fact(user, fact, vector, now)
+            if written is not None and written.outcome != "merged" and user.id in self._indexes:
+                self._indexes[user.id].add([written.memory.id], vector.reshape(1, -1))
+        return written
+
+    def remember_extracted(self, user: User, facts: Sequence[NewFact], turn_ids: Sequence[int],
+                           now: datetime) -> list[FactWrite]:
+        """An exchange's facts and the end of its extraction job, in one go: a cancellation
+        cannot fall between them (the job would run again and count every fact twice)."""
+        written = [w for fact in facts if (w := self.remember_fact(user, fact, now)) is not None]
+        self.store.finish_extraction(user, turn_ids)
         return written
 
     def edit(self, user: User, memory_id: int, text: str) -> Memory:
@@ -161,20 +181,18 @@ class MemoryEngine:
         """Remove records (and what derives from them) from the database, the vector index and
         its saved file, and delete files that hold the conversation's state."""
         with self._lock:
-            before = {m.id for m in self.store.records(user, history=True, limit=-1)}
-            records = self.store.forget(user, memory_ids)
-            after = {m.id for m in self.store.records(user, history=True, limit=-1)}
-            gone = sorted(before - after)
+            gone = self.store.forget(user, memory_ids)
             index = self.index(user)
             index.remove(gone)
             index.save(index_path(self._index_dir, user), self.store.vector_stamp(user))
+            self.retriever.forget_cached(user)
             files = 0
-            if records:
+            if gone:
                 for path in self._private_files(user):
                     if path.exists():
                         _shred(path)
                         files += 1
-            return ForgetReport(records, files)
+            return ForgetReport(len(gone), files)
 
     def forget_about(self, user: User, name: str) -> tuple[list[Memory], ForgetReport]:
         found = self.store.about(user, name)

@@ -180,6 +180,7 @@ def run_locomo(path: Path, *, tuning: RecallTuning | None = None,
                     totals[k].append(value)
                     per_category[CATEGORIES[category]][k].append(value)
                     per_conversation[name][k].append(value)
+            engine.close()
             store.close()
     if not report.questions:
         raise LocomoFormatError(f"{path} has no questions of categories 1–4 with evidence.")

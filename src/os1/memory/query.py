@@ -38,8 +38,8 @@ def keywords(text: str, *, drop_stop_words: bool = True) -> list[str]:
         word = raw.strip("'")
         if word.endswith("'s"):
             word = word[:-2]
-        if len(word) < 2 and not word.isdigit():
-            continue
+        if (len(word) < 2 and not word.isdigit()) or len(word) > 64:
+            continue  # a 64+ character "word" is noise (a URL, a paste), not a keyword
         if (drop_stop_words and word in STOP_WORDS) or word in seen:
             continue
         seen[word] = None
@@ -82,7 +82,15 @@ def _month_start(year: int, month: int, like: datetime) -> datetime:
 
 def time_window(text: str, now: datetime) -> TimeWindow | None:
     """The span of time a query points at ("yesterday", "last summer", "in May", "two weeks
-    ago", "in 2023"), relative to ``now``; None if it names none."""
+    ago", "in 2023"), relative to ``now``; None if it names none (or none a calendar holds:
+    "3000 years ago")."""
+    try:
+        return _time_window(text, now)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _time_window(text: str, now: datetime) -> TimeWindow | None:
     t = text.casefold()
     today = _day(now)
     if re.search(r"\byesterday\b", t):

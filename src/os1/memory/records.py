@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 MemoryKind = Literal["episode", "fact", "preference", "event", "self"]
 MEMORY_KINDS: tuple[MemoryKind, ...] = get_args(MemoryKind)
@@ -45,6 +45,19 @@ class Memory:
     @property
     def current(self) -> bool:
         return self.superseded_by is None and self.valid_to is None
+
+    def as_json(self) -> dict[str, Any]:
+        """The fields that are set, times in ISO 8601 (for export and `--json`)."""
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            if value in ("", None, ()):
+                continue
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[key] = value
+        return out
 
 
 @dataclass(frozen=True)

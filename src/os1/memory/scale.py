@@ -117,6 +117,7 @@ def run_scale(size: int, *, queries: int = 200, batch: int = 5_000,
             vector.append(result.vector_ms)
         db_bytes = sum(p.stat().st_size for p in Path(scratch).glob("os1.sqlite3*"))
         rss = _rss_mb()
+        engine.close()
         store.close()
     total.sort()
     return {

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,19 +79,30 @@ class Retriever:
         self._index_for = index_for
         self._embed_query = embed_query
         self._speakers: dict[int, set[str]] = {}
+        self._lock = threading.Lock()
         self.tuning = tuning or RecallTuning()
         # The query's embedding (the slowest step, ~20 ms) runs beside the keyword search:
         # NumPy and SQLite both release the GIL, so on two cores the two overlap.
         self._embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-embed")
 
     def speaker_added(self, user: User, speaker: str) -> None:
-        if speaker and user.id in self._speakers:
-            self._speakers[user.id].add(speaker)
+        with self._lock:
+            if speaker and user.id in self._speakers:
+                self._speakers[user.id].add(speaker)
+
+    def forget_cached(self, user: User) -> None:
+        """After a forget: who speaks in this user's memories is read again."""
+        with self._lock:
+            self._speakers.pop(user.id, None)
 
     def _speakers_of(self, user: User) -> set[str]:
-        if user.id not in self._speakers:
-            self._speakers[user.id] = self._store.speakers(user)
-        return self._speakers[user.id]
+        with self._lock:
+            if user.id not in self._speakers:
+                self._speakers[user.id] = self._store.speakers(user)
+            return set(self._speakers[user.id])  # a copy: writers add from other threads
+
+    def close(self) -> None:
+        self._embedding.shutdown(wait=True)
 
     def search(self, user: User, query: str, k: int = 10, *, now: datetime,
                with_context: bool = True) -> RecallResult:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
@@ -70,6 +71,7 @@ class EpisodeRow:
     created_at: datetime
     conversation_id: int | None = None
     turn_id: int | None = None
+    importance: float = 0.5
 
 
 def pack_vector(vector: Vectors) -> bytes:
@@ -83,81 +85,49 @@ class MemoryStore:
 
     # -- writing -------------------------------------------------------------------
 
-    def add_episode(
-        self,
-        user: User,
-        *,
-        text: str,
-        speaker: str,
-        created_at: datetime,
-        conversation_id: int | None,
-        turn_id: int | None,
-        vector: Vectors | None,
-        importance: float = 0.5,
-    ) -> int:
-        def work(db: sqlite3.Connection) -> int:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                memory_id = self._insert(db, user, "episode", text, created_at,
-                                         speaker=speaker, importance=importance,
-                                         occurred_at=created_at,
-                                         conversation_id=conversation_id, turn_id=turn_id)
-                self._index(db, user, memory_id, search_body(text, speaker, when=created_at),
-                            vector)
-                self._index_windows(db, user, memory_id, conversation_id)
-                if turn_id is not None:
-                    db.execute("INSERT OR IGNORE INTO memory_sources VALUES (?, ?)",
-                               (memory_id, turn_id))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return memory_id
-
-        return self._db.run(work)
+    def add_episode(self, user: User, episode: EpisodeRow, vector: Vectors | None) -> int:
+        vectors = None if vector is None else vector.reshape(1, -1)
+        return self.add_episodes(user, [episode], vectors)[0]
 
     def add_episodes(self, user: User, episodes: Sequence[EpisodeRow],
-                     vectors: Vectors) -> list[int]:
-        """Many episodes in one transaction (imports, benchmarks)."""
+                     vectors: Vectors | None) -> list[int]:
+        """Episodes in one transaction; ``vectors`` row by row (None: keywords only)."""
 
         def work(db: sqlite3.Connection) -> list[int]:
             ids = []
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(db):
                 for row, episode in enumerate(episodes):
                     memory_id = self._insert(
                         db, user, "episode", episode.text, episode.created_at,
                         speaker=episode.speaker, occurred_at=episode.created_at,
+                        importance=episode.importance,
                         conversation_id=episode.conversation_id, turn_id=episode.turn_id)
                     self._index(db, user, memory_id,
                                 search_body(episode.text, episode.speaker,
-                                            when=episode.created_at), vectors[row])
+                                            when=episode.created_at),
+                                None if vectors is None else vectors[row])
                     self._index_windows(db, user, memory_id, episode.conversation_id)
                     if episode.turn_id is not None:
                         db.execute("INSERT OR IGNORE INTO memory_sources VALUES (?, ?)",
                                    (memory_id, episode.turn_id))
                     ids.append(memory_id)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             return ids
 
         return self._db.run(work)
 
     def add_fact(self, user: User, fact: NewFact, vector: Vectors | None,
-                 now: datetime) -> FactWrite:
-        """Store a derived record: merge it into the same one, or supersede a contradicted one."""
+                 now: datetime) -> FactWrite | None:
+        """Store a derived record: merge it into the same one, or supersede a contradicted one.
+        None if every turn it came from has been forgotten meanwhile (it must not outlive
+        them)."""
 
-        def work(db: sqlite3.Connection) -> FactWrite:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                result = self._write_fact(db, user, fact, vector, now)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return result
+        def work(db: sqlite3.Connection) -> FactWrite | None:
+            with _transaction(db):
+                if fact.sources and not _rows_in(
+                        db, "SELECT id FROM turns WHERE +user_id = ? AND id IN", user.id,
+                        fact.sources):
+                    return None
+                return self._write_fact(db, user, fact, vector, now)
 
         return self._db.run(work)
 
@@ -297,8 +267,7 @@ class MemoryStore:
 
         def work(db: sqlite3.Connection) -> Memory:
             old = self._get(db, user, memory_id)
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(db):
                 db.execute("UPDATE memories SET text = ? WHERE id = ? AND user_id = ?",
                            (text, memory_id, user.id))
                 db.execute("DELETE FROM memory_fts WHERE rowid = ?", (memory_id,))
@@ -312,83 +281,68 @@ class MemoryStore:
                 if old.turn_id is not None:  # an episode is the turn: correct the turn too
                     db.execute("UPDATE turns SET content = ? WHERE id = ? AND user_id = ?",
                                (text, old.turn_id, user.id))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            _scrub(db)  # the old words must leave the index segments and the log too
             return self._get(db, user, memory_id)
 
         return self._db.run(work)
 
     # -- forgetting ------------------------------------------------------------------
 
-    def forget(self, user: User, memory_ids: Sequence[int]) -> int:
+    def forget(self, user: User, memory_ids: Sequence[int]) -> list[int]:
         """Delete records, what was derived from them, and (for episodes) the turns themselves;
-        then rewrite the keyword index and empty the write-ahead log so no copy survives.
-        Returns how many records went."""
+        then rewrite the keyword indexes and empty the write-ahead log so no copy survives.
+        Returns the ids of every record that went."""
 
-        def work(db: sqlite3.Connection) -> int:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+        def work(db: sqlite3.Connection) -> list[int]:
+            with _transaction(db):
                 gone = self._forget_in(db, user, memory_ids)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             if gone:
                 _scrub(db)
             return gone
 
         return self._db.run(work)
 
-    def _forget_in(self, db: sqlite3.Connection, user: User, memory_ids: Sequence[int]) -> int:
-        ids = {r[0] for r in _rows_in(db, "SELECT id FROM memories WHERE +user_id = ? AND id IN",
-                                      user.id, memory_ids)}
+    def _forget_in(self, db: sqlite3.Connection, user: User,
+                   memory_ids: Sequence[int]) -> list[int]:
+        chosen = _rows_in(db, "SELECT id, kind, turn_id, text, subject, relation FROM memories "
+                          "WHERE +user_id = ? AND id IN", user.id, memory_ids)
+        ids = {int(r[0]) for r in chosen}
+        turns = {int(r[2]) for r in chosen if r[1] == "episode" and r[2] is not None}
+        # Derived records whose every source turn is being forgotten go too.
+        if turns:
+            candidates = {int(r[0]) for r in _rows_in(
+                db, "SELECT DISTINCT s.memory_id FROM memory_sources s JOIN memories m ON m.id = "
+                "s.memory_id WHERE m.user_id = ? AND m.kind != 'episode' AND s.turn_id IN",
+                user.id, turns)}
+            for derived in candidates:
+                sources = {r[0] for r in db.execute(
+                    "SELECT turn_id FROM memory_sources WHERE memory_id = ?", (derived,))}
+                if sources <= turns:
+                    ids.add(derived)
         # Older versions a forgotten fact replaced go with it.
         frontier = set(ids)
         while frontier:
-            older = {r[0] for r in _rows_in(
+            older = {int(r[0]) for r in _rows_in(
                 db, "SELECT id FROM memories WHERE user_id = ? AND superseded_by IN",
                 user.id, frontier)} - ids
             ids |= older
             frontier = older
-        turns = {r[0] for r in _rows_in(
-            db, "SELECT turn_id FROM memories WHERE user_id = ? AND turn_id IS NOT NULL AND id IN",
-            user.id, ids)}
-        # Derived records whose every source turn is being forgotten go too.
-        if turns:
-            for (derived,) in _rows_in(
-                    db, "SELECT DISTINCT memory_id FROM memory_sources s JOIN memories m "
-                    "ON m.id = s.memory_id WHERE m.user_id = ? AND s.turn_id IN", user.id, turns):
-                left = db.execute("SELECT count(*) FROM memory_sources WHERE memory_id = ? "
-                                  f"AND turn_id NOT IN ({','.join('?' * len(turns))})",
-                                  (derived, *turns)).fetchone()[0]
-                if left == 0:
-                    ids.add(derived)
-        conversations = {r[0] for r in _rows_in(
-            db, "SELECT DISTINCT conversation_id FROM memories WHERE user_id = ? AND kind = "
-            "'episode' AND conversation_id IS NOT NULL AND id IN", user.id, ids)}
+        gone = _rows_in(db, "SELECT id, kind, text, subject, relation FROM memories "
+                        "WHERE +user_id = ? AND id IN", user.id, ids)
+        # Window rows of the turns just outside each forgotten run quote them: rewrite those.
+        adjacent = self._adjacent(db, user, ids)
+        survivors = {n for pair in adjacent.values() for n in pair if n is not None} - ids
         for chunk in _chunks(sorted(ids)):
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM memories WHERE +user_id = ? AND id IN ({marks})",
                        (user.id, *chunk))
-        # Neighbours' window rows quoted the forgotten turns: rewrite them.
-        survivors = set()
-        for conversation_id in conversations:
-            for gone in ids:
-                for sql in ("SELECT max(id) FROM memories WHERE user_id = ? AND "
-                            "conversation_id = ? AND kind = 'episode' AND id < ?",
-                            "SELECT min(id) FROM memories WHERE user_id = ? AND "
-                            "conversation_id = ? AND kind = 'episode' AND id > ?"):
-                    found = db.execute(sql, (user.id, conversation_id, gone)).fetchone()[0]
-                    if found is not None:
-                        survivors.add(int(found))
         self._rewindow(db, user, survivors)
         for chunk in _chunks(sorted(turns)):
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM turns WHERE +user_id = ? AND id IN ({marks})",
                        (user.id, *chunk))
-        return len(ids)
+        _strip_notes(db, user, gone)
+        return sorted(ids)
 
     def about(self, user: User, name: str) -> list[Memory]:
         """Every current or past record that concerns or mentions ``name``."""
@@ -562,16 +516,19 @@ class MemoryStore:
             "WHERE id = ? AND user_id = ?", (pack_vector(vector), memory_id, user.id)))
 
     def export(self, user: User) -> list[dict[str, Any]]:
-        memories = self.records(user, history=True, limit=-1, newest_first=False)
-        out = []
-        for memory in memories:
-            item = {k: v for k, v in memory.__dict__.items() if v not in ("", None, ())}
-            for key, value in list(item.items()):
-                if isinstance(value, datetime):
-                    item[key] = value.isoformat()
-            item["sources"] = list(self.get(user, memory.id).sources)
-            out.append(item)
-        return out
+        """Every record of this user, oldest first, with the turns each came from."""
+
+        def work(db: sqlite3.Connection) -> dict[int, list[int]]:
+            sources: dict[int, list[int]] = {}
+            for memory_id, turn_id in db.execute(
+                    "SELECT s.memory_id, s.turn_id FROM memory_sources s JOIN memories m "
+                    "ON m.id = s.memory_id WHERE m.user_id = ? ORDER BY s.turn_id", (user.id,)):
+                sources.setdefault(memory_id, []).append(turn_id)
+            return sources
+
+        sources = self._db.run(work)
+        return [{**memory.as_json(), "sources": sources.get(memory.id, [])}
+                for memory in self.records(user, history=True, limit=-1, newest_first=False)]
 
     # -- extraction jobs (persisted, so a restart loses none) -----------------------
 
@@ -603,6 +560,17 @@ class MemoryStore:
         return self._db.run(work)
 
 
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 def _memory(row: Sequence[Any], sources: tuple[int, ...] = ()) -> Memory:
     return Memory(
         id=row[0], kind=row[1], text=row[2], created_at=datetime.fromisoformat(row[3]),
@@ -627,6 +595,28 @@ def _rows_in(db: sqlite3.Connection, sql: str, user_id: int,
         marks = ",".join("?" * len(chunk))
         out.extend(db.execute(f"{sql} ({marks})", (user_id, *chunk)).fetchall())
     return out
+
+
+def _strip_notes(db: sqlite3.Connection, user: User, gone: Sequence[tuple[Any, ...]]) -> None:
+    """Later turns' context notes quote the memories recalled into them (os1.memory.notes):
+    drop every note line that quotes a forgotten one."""
+    marks: list[str] = []
+    for _id, kind, text, subject, relation in gone:
+        said = " ".join(str(text).split())
+        marks.append(said[:40] if len(said) >= 8 else f'"{said}"')
+        if kind != "episode" and relation and subject:
+            marks.append(f"The user's {str(relation).casefold()} is {subject}.")
+    marks = [m for m in marks if m]
+    if not marks:
+        return
+    rows = db.execute("SELECT id, context FROM turns WHERE user_id = ? AND context != ''",
+                      (user.id,)).fetchall()
+    for turn_id, context in rows:
+        lines = str(context).split("\n")
+        kept = [line for line in lines if not any(m in " ".join(line.split()) for m in marks)]
+        if len(kept) != len(lines):
+            db.execute("UPDATE turns SET context = ? WHERE id = ? AND user_id = ?",
+                       ("\n".join(kept), turn_id, user.id))
 
 
 def _scrub(db: sqlite3.Connection) -> None:

@@ -82,8 +82,12 @@ class MemoryWriter:
 
     async def _when_idle(self, user: User) -> None:
         await asyncio.sleep(self._idle_s)
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await self.extract_pending(user)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # background work: log it, never take the chat down
+            log.exception("memory extraction failed; the waiting turns stay queued")
 
     # -- work ------------------------------------------------------------------------------
 
@@ -115,18 +119,18 @@ class MemoryWriter:
                 log.warning("gave up extracting facts from turns %s; the turns themselves are "
                             "remembered", exchange.turn_ids)
                 continue
-            for fact in facts:
-                written.append(await asyncio.to_thread(self.engine.remember_fact, user, fact,
-                                                       self._clock()))
-            await asyncio.to_thread(self.engine.store.finish_extraction, user, exchange.turn_ids)
+            written.extend(await asyncio.to_thread(
+                self.engine.remember_extracted, user, facts, exchange.turn_ids, self._clock()))
         return written
 
     async def aclose(self) -> None:
         if self._idle_task is not None:
             self._idle_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._idle_task
         await self.settle()
         self._executor.shutdown(wait=True)
-        await asyncio.to_thread(self.engine.save)
+        await asyncio.to_thread(self.engine.close)
 
 
 def _exchanges(jobs: list[tuple[int, str, str]], speakers: Speakers) -> list[Exchange]:

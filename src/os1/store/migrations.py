@@ -33,8 +33,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: long-term memory (os1.memory): records, their source turns, vectors, keyword index
     (
+        # AUTOINCREMENT: an id is never reused, so nothing that still names a forgotten
+        # record (a saved vector index, a note) can ever point at a new one.
         """CREATE TABLE memories (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
             kind TEXT NOT NULL
                 CHECK (kind IN ('episode', 'fact', 'preference', 'event', 'self')),
