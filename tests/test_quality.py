@@ -39,7 +39,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def companion(data_dir: Path) -> AsyncIterator[Companion]:
-    settings = Settings(data_dir=data_dir, cache_dir=MODEL_CACHE, seed=11)
+    # No background fact extraction between these checks: it would share llama.cpp's batches
+    # with the replies and make seeded sampling irreproducible (it has its own test).
+    settings = Settings(data_dir=data_dir, cache_dir=MODEL_CACHE, seed=11, memory_idle_s=3600)
     companion = await asyncio.to_thread(open_companion, settings, None)
     await companion.warm()
     yield companion

@@ -229,7 +229,7 @@ class Companion:
             first_turn=not session.turns, now=now, user_label=speakers.user,
             companion_label=speakers.companion,
             budget=NoteBudget(settings.recall_count, settings.recall_chars,
-                              settings.profile_chars))
+                              settings.profile_chars, settings.recall_min_similarity))
 
     def _remember(self, session: _Session, turn: NewTurn) -> bool:
         """Write a turn; on failure keep it for the next try. True if it is on disk."""

@@ -89,6 +89,10 @@ class Settings:
     recall_chars: int = field(
         default=500, metadata={"help": "characters of recalled memories added to a turn"}
     )
+    recall_min_similarity: float = field(
+        default=0.3,
+        metadata={"help": "how related (cosine, 0–1) a memory must be to join a turn"},
+    )
     profile_chars: int = field(
         default=300,
         metadata={"help": "characters of the profile (who the user is) opening a conversation"},

@@ -113,6 +113,11 @@ class NoteBudget:
     recall_count: int
     recall_chars: int
     profile_chars: int
+    # Below this cosine a memory is only loosely related: leave it out. Every note token is
+    # read before the reply's first word (~70 ms each on the reference machine), so a note
+    # must earn its place. ("I'm seeing my sister tonight" ~ "My sister Maria is flying in":
+    # 0.52; "Long day at work." ~ the same memory: 0.20.)
+    min_similarity: float = 0.3
 
 
 def compose_note(engine: MemoryEngine, user: User, conversation_id: int, text: str, *,
@@ -136,7 +141,8 @@ def compose_note(engine: MemoryEngine, user: User, conversation_id: int, text: s
         memory = hit.memory
         key = " ".join(memory.text.casefold().split())
         if (memory.conversation_id == conversation_id or memory.id in in_profile
-                or memory.speaker == companion_label or key in seen):
+                or memory.speaker == companion_label or key in seen
+                or hit.similarity is None or hit.similarity < budget.min_similarity):
             continue
         seen.add(key)
         earlier.append(hit)

@@ -82,6 +82,7 @@ class Recalled:
     memory: Memory
     score: float
     context: tuple[Memory, ...] = field(default_factory=tuple)
+    similarity: float | None = None  # cosine with the query: an absolute "how related"
 
 
 FactOutcome = Literal["added", "merged", "superseded"]

@@ -118,8 +118,9 @@ class Retriever:
 
         scores = self._keyword_scores(user, words)
         keyword_done = time.perf_counter()
-        if vector is not None:
-            hits = self._index_for(user).search(vector.result(), tuning.depth)
+        query_vector = vector.result() if vector is not None else None
+        if query_vector is not None:
+            hits = self._index_for(user).search(query_vector, tuning.depth)
             _add_normalised(scores, hits, tuning.vector_weight, min_max=True)
         vector_done = time.perf_counter()
         if not scores:
@@ -152,6 +153,8 @@ class Retriever:
                 lift += tuning.time_boost
             ranked.append((score * lift, memory_id))
         ranked.sort(key=lambda pair: (-pair[0], pair[1]))
+        stored = ({} if query_vector is None else
+                  self._store.vectors_of(user, [memory_id for _, memory_id in ranked[:k]]))
         found: list[Recalled] = []
         for score, memory_id in ranked[:k]:
             memory = memories[memory_id]
@@ -159,7 +162,9 @@ class Retriever:
             if with_context and tuning.context_turns and memory.kind == "episode":
                 context = tuple(self._store.neighbours(user, memory, tuning.context_turns,
                                                        tuning.context_turns))
-            found.append(Recalled(memory, score, context))
+            similarity = (float(stored[memory_id] @ query_vector)
+                          if query_vector is not None and memory_id in stored else None)
+            found.append(Recalled(memory, score, context, similarity))
         done = time.perf_counter()
         return RecallResult(found, (keyword_done - started) * 1000,
                             (vector_done - keyword_done) * 1000, (done - started) * 1000)

@@ -510,6 +510,13 @@ class MemoryStore:
             yield [int(r[0]) for r in good], matrix, damaged
             last = int(rows[-1][0])
 
+    def vectors_of(self, user: User, memory_ids: Sequence[int]) -> dict[int, Vectors]:
+        rows = self._db.run(lambda db: _rows_in(
+            db, "SELECT memory_id, vector FROM memory_vectors WHERE +user_id = ? AND memory_id IN",
+            user.id, memory_ids))
+        return {int(r[0]): np.frombuffer(r[1], dtype=np.float16).astype(np.float32)
+                for r in rows if isinstance(r[1], bytes) and len(r[1]) == _VECTOR_BYTES}
+
     def set_vector(self, user: User, memory_id: int, vector: Vectors) -> None:
         self._db.run(lambda db: db.execute(
             "INSERT OR REPLACE INTO memory_vectors SELECT id, user_id, ? FROM memories "
