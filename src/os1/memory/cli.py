@@ -122,7 +122,8 @@ def _search(engine: MemoryEngine, user: User, args: argparse.Namespace, console:
     if not args.query.strip():
         errors.print("[red]Give something to search for, e.g. os1 memory search sister[/red]")
         return EXIT_USAGE
-    result = engine.recall(user, args.query, max(1, args.k), datetime.now().astimezone())
+    result = engine.recall(user, args.query, max(1, args.k), datetime.now().astimezone(),
+                           with_context=True)
     if args.json:
         print(json.dumps([{**h.memory.as_json(), "score": h.score} for h in result.hits],
                          ensure_ascii=False, indent=2))
@@ -130,6 +131,11 @@ def _search(engine: MemoryEngine, user: User, args: argparse.Namespace, console:
         console.print("Nothing found.")
     else:
         console.print(_table([h.memory for h in result.hits], [h.score for h in result.hits]))
+        best = result.hits[0]
+        if best.context:
+            console.print(f"[dim]around #{best.memory.id}:[/dim]")
+            for memory in best.context:
+                console.print(f"[dim]  {memory.speaker}: {memory.text}[/dim]")
         console.print(f"[dim]{result.total_ms:.0f} ms[/dim]")
     return EXIT_OK
 

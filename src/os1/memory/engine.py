@@ -172,8 +172,11 @@ class MemoryEngine:
 
     # -- recalling ---------------------------------------------------------------------
 
-    def recall(self, user: User, query: str, k: int, now: datetime) -> RecallResult:
-        return self.retriever.search(user, query, k, now=now)
+    def recall(self, user: User, query: str, k: int, now: datetime, *,
+               with_context: bool = False) -> RecallResult:
+        """The k memories that best answer ``query``; ``with_context`` adds, for each recalled
+        turn, the turns said just before and after it."""
+        return self.retriever.search(user, query, k, now=now, with_context=with_context)
 
     # -- forgetting --------------------------------------------------------------------
 

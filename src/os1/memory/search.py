@@ -33,7 +33,7 @@ from datetime import datetime
 from os1.memory.embedder import Vectors
 from os1.memory.query import STOP_WORDS, fts_query, keywords, time_window
 from os1.memory.records import Memory, Recalled
-from os1.memory.store import KEYWORD_TABLES, KeywordTable, MemoryStore
+from os1.memory.store import KEYWORD_TABLES, KeywordTable, MemoryStore, RankFacts
 from os1.memory.vectors import VectorIndex
 from os1.store.base import User
 
@@ -105,7 +105,7 @@ class Retriever:
         self._embedding.shutdown(wait=True)
 
     def search(self, user: User, query: str, k: int = 10, *, now: datetime,
-               with_context: bool = True) -> RecallResult:
+               with_context: bool = False) -> RecallResult:
         tuning = self.tuning
         started = time.perf_counter()
         vector = self._embedding.submit(self._embed_query, query) if query.strip() else None
@@ -116,7 +116,7 @@ class Retriever:
         named = [s for s in speakers if (first := keywords(s)) and first[0] in query_words]
         words = [w for w in keywords(query) if w not in names]
 
-        scores = self._keyword_scores(user, words)
+        scores, complete = self._keyword_scores(user, words)
         keyword_done = time.perf_counter()
         query_vector = vector.result() if vector is not None else None
         if query_vector is not None:
@@ -127,34 +127,38 @@ class Retriever:
             return RecallResult([], 0.0, 0.0, 0.0)
 
         boosted = named[0] if len(named) == 1 else None
-        memories: dict[int, Memory] = {}
-        scores = self._settle(user, scores, memories, boosted)
-        if tuning.feedback_weight > 0:
+        facts: dict[int, RankFacts] = {}
+        scores = self._settle(user, scores, facts, boosted)
+        # Feedback is a second keyword round: worth it where the first one was cheap, skipped
+        # where the first had to shed words or indexes to stay in budget (a very large memory).
+        # With only a handful of candidates there is nothing to tell apart: skip it then too.
+        if (tuning.feedback_weight > 0 and complete
+                and len(scores) > 4 * tuning.feedback_memories):
             # Pseudo-relevance feedback: the best hits' own distinctive words, searched again.
-            expansion = self._feedback_words(
-                [memories[i] for i in sorted(scores, key=lambda i: -scores[i])
-                 [: tuning.feedback_memories] if i in memories],
-                set(words) | names)
-            extra = self._settle(user, self._keyword_scores(user, expansion), memories, boosted)
+            best = sorted(scores, key=lambda i: (-scores[i], i))[: tuning.feedback_memories]
+            fetched = self._store.many(user, best)
+            expansion = self._feedback_words([fetched[i] for i in best if i in fetched],
+                                             set(words) | names)
+            extra = self._settle(user, self._keyword_scores(user, expansion)[0], facts, boosted)
             for memory_id, score in extra.items():
                 scores[memory_id] = scores.get(memory_id, 0.0) + tuning.feedback_weight * score
         window = time_window(query, now)
-        newest = max((m.created_at for m in memories.values()), default=now)
+        newest = max((f.created_at for f in facts.values()), default=now)
         ranked: list[tuple[float, int]] = []
         for memory_id, score in scores.items():
-            memory = memories.get(memory_id)
-            if memory is None or not memory.current:
+            fact = facts.get(memory_id)
+            if fact is None or not fact.current:
                 continue
-            lift = 1.0 + tuning.importance_weight * (memory.importance - 0.5)
-            age_days = max(0.0, (newest - memory.created_at).total_seconds() / 86400)
+            lift = 1.0 + tuning.importance_weight * (fact.importance - 0.5)
+            age_days = max(0.0, (newest - fact.created_at).total_seconds() / 86400)
             lift += tuning.recency_weight * math.exp(-age_days / tuning.recency_half_life_days)
-            moment = memory.occurred_at or memory.created_at
-            if window is not None and window.contains(moment):
+            if window is not None and window.contains(fact.moment):
                 lift += tuning.time_boost
             ranked.append((score * lift, memory_id))
         ranked.sort(key=lambda pair: (-pair[0], pair[1]))
-        stored = ({} if query_vector is None else
-                  self._store.vectors_of(user, [memory_id for _, memory_id in ranked[:k]]))
+        top = [memory_id for _, memory_id in ranked[:k]]
+        memories = self._store.many(user, top)
+        stored = {} if query_vector is None else self._store.vectors_of(user, top)
         found: list[Recalled] = []
         for score, memory_id in ranked[:k]:
             memory = memories[memory_id]
@@ -169,26 +173,30 @@ class Retriever:
         return RecallResult(found, (keyword_done - started) * 1000,
                             (vector_done - keyword_done) * 1000, (done - started) * 1000)
 
-    def _keyword_scores(self, user: User, words: list[str]) -> dict[int, float]:
+    def _keyword_scores(self, user: User, words: list[str]) -> tuple[dict[int, float], bool]:
+        """BM25 scores, and whether every word was searched in every index."""
         scores: dict[int, float] = {}
-        for table, chosen, newest_first in self._keyword_plan(words):
+        plan = self._keyword_plan(words)
+        for table, chosen, newest_first in plan:
             hits = self._store.keyword_search(user, fts_query(chosen), self.tuning.depth, table,
                                               newest_first=newest_first)
             _add_normalised(scores, hits, self.tuning.keyword_weight, min_max=False)
-        return scores
+        complete = len(plan) == len(KEYWORD_TABLES) and all(
+            len(chosen) == len(words) and not newest for _, chosen, newest in plan)
+        return scores, complete
 
-    def _settle(self, user: User, scores: dict[int, float], memories: dict[int, Memory],
+    def _settle(self, user: User, scores: dict[int, float], facts: dict[int, RankFacts],
                 boosted: str | None) -> dict[int, float]:
-        """Spread to neighbours, fetch the records (into ``memories``), apply the speaker
+        """Spread to neighbours, fetch what ranking needs (into ``facts``), apply the speaker
         boost."""
         spread = self._spread(user, scores)
-        missing = [i for i in spread if i not in memories]
+        missing = [i for i in spread if i not in facts]
         if missing:
-            memories.update(self._store.many(user, missing))
+            facts.update(self._store.rank_facts(user, missing))
         if boosted is None:
             return spread
         return {i: score * (self.tuning.speaker_boost
-                            if i in memories and memories[i].speaker == boosted else 1.0)
+                            if i in facts and facts[i].speaker == boosted else 1.0)
                 for i, score in spread.items()}
 
     def _feedback_words(self, top: list[Memory], known: set[str]) -> list[str]:
@@ -203,7 +211,7 @@ class Retriever:
         counts = self._store.term_counts(list(frequency))
         total = max(self._store.size(), 1)
         weight = {w: tf * math.log(total / max(counts[w], 1)) for w, tf in frequency.items()}
-        return sorted(weight, key=lambda w: -weight[w])[: self.tuning.feedback_words]
+        return sorted(weight, key=lambda w: (-weight[w], w))[: self.tuning.feedback_words]
 
     def _keyword_plan(self, words: list[str]) -> list[tuple[KeywordTable, list[str], bool]]:
         """Which keyword indexes to ask, with which words, within the budget of matched rows.

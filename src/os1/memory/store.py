@@ -74,6 +74,15 @@ class EpisodeRow:
     importance: float = 0.5
 
 
+@dataclass(frozen=True)
+class RankFacts:
+    speaker: str
+    importance: float
+    created_at: datetime
+    moment: datetime  # when it happened, else when it was said
+    current: bool
+
+
 def pack_vector(vector: Vectors) -> bytes:
     return np.asarray(vector, dtype=np.float16).tobytes()
 
@@ -373,6 +382,15 @@ class MemoryStore:
             (memory_id,)))
         return _memory(row, sources)
 
+    def rank_facts(self, user: User, memory_ids: Sequence[int]) -> dict[int, RankFacts]:
+        """What ranking needs of each candidate, and no more (hundreds per query)."""
+        rows = self._db.run(lambda db: _rows_in(
+            db, "SELECT id, speaker, importance, created_at, coalesce(occurred_at, created_at), "
+            "superseded_by IS NULL AND valid_to IS NULL FROM memories WHERE +user_id = ? "
+            "AND id IN", user.id, memory_ids))
+        return {int(r[0]): RankFacts(r[1], float(r[2]), datetime.fromisoformat(r[3]),
+                                     datetime.fromisoformat(r[4]), bool(r[5])) for r in rows}
+
     def many(self, user: User, memory_ids: Sequence[int]) -> dict[int, Memory]:
         def work(db: sqlite3.Connection) -> dict[int, Memory]:
             rows = _rows_in(db, f"SELECT {_COLUMNS} FROM memories WHERE +user_id = ? AND id IN",
@@ -451,12 +469,11 @@ class MemoryStore:
                 if len(self._stems) > 50_000:
                     self._stems.clear()
                 self._stems.update({word: stems.get(row, word) for row, word in enumerate(new)})
-            counts = {}
-            for word in words:
-                found = db.execute("SELECT doc FROM memory_fts_terms WHERE term = ?",
-                                   (self._stems[word],)).fetchone()
-                counts[word] = int(found[0]) if found else 0
-            return counts
+            wanted = sorted({self._stems[word] for word in words})
+            found = dict(db.execute(
+                "SELECT term, doc FROM memory_fts_terms WHERE term IN "
+                f"({','.join('?' * len(wanted))})", wanted).fetchall()) if wanted else {}
+            return {word: int(found.get(self._stems[word], 0)) for word in words}
 
         return self._db.run(work)
 
