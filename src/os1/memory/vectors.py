@@ -27,7 +27,7 @@ from os1.store.base import User
 log = logging.getLogger(__name__)
 
 EXACT_LIMIT = 20_000
-_PROBES = 24
+_PROBES = 64
 
 Stamp = tuple[int, int, int]
 
