@@ -38,6 +38,14 @@ async def _turn(companion: Companion, user: User, text: str) -> dict[str, Any]:
             "memories": len(used)}
 
 
+async def _collide(companion: Companion, user: User, text: str) -> dict[str, Any]:
+    assert companion.memory is not None
+    extraction = asyncio.create_task(companion.memory.extract_pending(user))
+    await asyncio.sleep(3)
+    extraction.cancel()  # what a new turn does first (MemoryWriter.turn_started)
+    return await _turn(companion, user, text)
+
+
 async def run(model: str) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="os1-bench-memory-"))
     settings = load_settings(overrides={"model": model, "data_dir": str(data_dir),
@@ -54,22 +62,26 @@ async def run(model: str) -> dict[str, Any]:
         now[0] += timedelta(days=3)
         plain = await _turn(companion, user, "Long day at work, I'm tired.")
         recalled = await _turn(companion, user, "I'm seeing my sister tonight.")
-        # The idle job, started just before the user speaks: the turn cancels it.
-        extraction = asyncio.create_task(companion.memory.extract_pending(user))
-        await asyncio.sleep(3)
-        extraction.cancel()  # what a new turn does first (MemoryWriter.turn_started)
-        during = await _turn(companion, user, "Anyway, the interview is tomorrow.")
+        # The idle job, started just before the user speaks: the turn cancels it. The first
+        # extraction of a session reads the instructions; later ones find them cached.
+        during = await _collide(companion, user, "Anyway, the interview is tomorrow.")
+        await companion.memory.extract_pending(user, limit=2)
+        [e async for e in companion.turn(user, "I'll tell you how it goes.")]
+        later = await _collide(companion, user, "Ok, going to bed soon.")
         return {"model": companion.model.name, "machine": machine(), "no_memory_note": plain,
-                "with_recalled_memory": recalled, "extraction_running_when_turn_began": during}
+                "with_recalled_memory": recalled, "extraction_running_when_turn_began": during,
+                "later_extraction_running_when_turn_began": later}
     finally:
         await close_companion(companion)
 
 
 def section(result: dict[str, Any], command: str) -> str:
-    rows = [("no memory in the note", result["no_memory_note"]),
+    rows = [("a plain message", result["no_memory_note"]),
             ("a recalled memory in the note", result["with_recalled_memory"]),
-            ("extraction under way when the turn began",
-             result["extraction_running_when_turn_began"])]
+            ("the session's first extraction under way when the turn began",
+             result["extraction_running_when_turn_began"]),
+            ("a later extraction under way when the turn began",
+             result["later_extraction_running_when_turn_began"])]
     lines = ["### What memory costs a turn — measured", "",
              f"{datetime.now():%Y-%m-%d} · {result['machine']} · {result['model']} · `{command}`",
              "", "| turn | memories in the note | first token |", "|---|---|---|"]

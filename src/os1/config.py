@@ -80,8 +80,10 @@ class Settings:
         default=True,
         metadata={"help": "let the chat model pick out facts from quiet conversations"},
     )
+    # A reply that starts while extraction is reading its prompt waits for that read
+    # (llama.cpp batches both): a minute of quiet makes that rare.
     memory_idle_s: float = field(
-        default=20.0, metadata={"help": "seconds of quiet before facts are extracted"}
+        default=60.0, metadata={"help": "seconds of quiet before facts are extracted"}
     )
     recall_count: int = field(
         default=3, metadata={"help": "most memories recalled into a turn"}
