@@ -76,8 +76,8 @@ async def run(model: str) -> dict[str, Any]:
 
 
 def section(result: dict[str, Any], command: str) -> str:
-    rows = [("a plain message", result["no_memory_note"]),
-            ("a recalled memory in the note", result["with_recalled_memory"]),
+    rows = [("first turn of a new conversation", result["no_memory_note"]),
+            ("first turn of another new conversation", result["with_recalled_memory"]),
             ("the session's first extraction under way when the turn began",
              result["extraction_running_when_turn_began"]),
             ("a later extraction under way when the turn began",
