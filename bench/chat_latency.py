@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from os1.app import open_memory_writer
 from os1.companion import Companion
 from os1.config import load_settings
 from os1.events import Done
@@ -92,7 +93,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     snapshot_warm_s = time.monotonic() - started
 
     store = SQLiteStore(settings.database_path)
+    # The product's path: memory on (recall before each turn, episodes written behind it).
     companion = Companion(model, store, settings, persona)
+    companion.memory = open_memory_writer(settings, store, model, companion.now)
+    await asyncio.to_thread(companion.memory.engine.embed_query, "warm")
     user = store.user("bench")
     turns: list[dict[str, Any]] = []
     for number, text in enumerate(SCRIPT[: args.turns], start=1):
@@ -113,6 +117,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         })
         print(f"turn {number:2d}: first token {stats.first_token_s:.2f} s, "
               f"{stats.reply_tokens} tokens", file=sys.stderr, flush=True)
+    await companion.memory.aclose()
     await model.aclose()
     store.close()
 
