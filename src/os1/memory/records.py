@@ -18,7 +18,6 @@ from typing import Any, Literal, get_args
 
 MemoryKind = Literal["episode", "fact", "preference", "event", "self"]
 MEMORY_KINDS: tuple[MemoryKind, ...] = get_args(MemoryKind)
-DERIVED_KINDS: tuple[MemoryKind, ...] = ("fact", "preference", "event", "self")
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,10 @@ class Retriever:
         vector = self._embedding.submit(self._embed_query, query) if query.strip() else None
         speakers = self._speakers_of(user)
         # Speakers are named by their content words ("me" is no name to search for).
-        query_words = set(keywords(query))
+        query_words = keywords(query)
         names = {w for s in speakers for w in keywords(s)}
         named = [s for s in speakers if (first := keywords(s)) and first[0] in query_words]
-        words = [w for w in keywords(query) if w not in names]
+        words = [w for w in query_words if w not in names]
 
         scores, complete = self._keyword_scores(user, words)
         keyword_done = time.perf_counter()

@@ -313,8 +313,8 @@ class MemoryStore:
 
     def _forget_in(self, db: sqlite3.Connection, user: User,
                    memory_ids: Sequence[int]) -> list[int]:
-        chosen = _rows_in(db, "SELECT id, kind, turn_id, text, subject, relation FROM memories "
-                          "WHERE +user_id = ? AND id IN", user.id, memory_ids)
+        chosen = _rows_in(db, "SELECT id, kind, turn_id FROM memories WHERE +user_id = ? "
+                          "AND id IN", user.id, memory_ids)
         ids = {int(r[0]) for r in chosen}
         turns = {int(r[2]) for r in chosen if r[1] == "episode" and r[2] is not None}
         # Derived records whose every source turn is being forgotten go too.
