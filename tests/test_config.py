@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from os1.config import ConfigError, load_settings
+from os1.config import ConfigError, load_settings, set_in_config_file
 
 
 def test_defaults_then_file_then_env_then_command_line(tmp_path: Path) -> None:
@@ -56,3 +56,28 @@ def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
     folder.mkdir()  # a folder where the file should be
     with pytest.raises(ConfigError, match="Cannot read the config file"):
         load_settings(env={"OS1_CONFIG_FILE": str(folder)})
+
+
+def test_boolean_settings_read_words_not_truthiness(tmp_path: Path) -> None:
+    env = {"OS1_CONFIG_FILE": str(tmp_path / "none.toml")}
+    for word, expected in (("false", False), ("off", False), ("0", False), ("no", False),
+                           ("TRUE", True), ("on", True), ("1", True)):
+        assert load_settings(env={**env, "OS1_MEMORY": word}).settings.memory is expected
+    with pytest.raises(ConfigError, match="not a valid bool"):
+        load_settings(env={**env, "OS1_AFFECT": "sometimes"})
+
+
+def test_config_set_keeps_other_lines_and_checks_the_value(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('model = "fast"\naffect = true\n', encoding="utf-8")
+    assert set_in_config_file(config, "affect", "off") is False
+    assert set_in_config_file(config, "temperature", "0.7") == 0.7
+    assert config.read_text(encoding="utf-8") == (
+        'model = "fast"\naffect = false\ntemperature = 0.7\n')
+    resolved = load_settings(env={"OS1_CONFIG_FILE": str(config)})
+    assert resolved.settings.affect is False and resolved.settings.model == "fast"
+    with pytest.raises(ConfigError, match="no setting"):
+        set_in_config_file(config, "colour", "blue")
+    with pytest.raises(ConfigError, match="not a valid int"):
+        set_in_config_file(config, "threads", "many")
+    assert "threads" not in config.read_text(encoding="utf-8")

@@ -76,6 +76,11 @@ class Settings:
         metadata={"help": "remember across conversations (off: nothing is stored as memory "
                   "or recalled)"},
     )
+    affect: bool = field(
+        default=True,
+        metadata={"help": "read the feeling in your messages to answer with care, and keep a "
+                  "mood timeline (off: nothing is inferred or stored)"},
+    )
     memory_extraction: bool = field(
         default=True,
         metadata={"help": "let the chat model pick out facts from quiet conversations"},
@@ -154,6 +159,8 @@ def default_config_file(env: Mapping[str, str]) -> Path:
 def _convert(name: str, raw: Any, target: Any, origin: str) -> Any:
     """Turn a raw value (string from env, TOML value) into the field's type."""
     try:
+        if target is bool or target == "bool":
+            return _boolean(raw)
         if target is Path or target == "Path":
             return Path(str(raw)).expanduser()
         if target is int or target == "int":
@@ -167,6 +174,60 @@ def _convert(name: str, raw: Any, target: Any, origin: str) -> Any:
         raise ConfigError(
             f"{origin}: {name} = {raw!r} is not a valid {getattr(target, '__name__', target)}."
         ) from None
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(word)
+
+
+def set_in_config_file(config_file: Path, name: str, raw: str) -> Any:
+    """Check ``raw`` as a value of setting ``name`` and write it to the config file (other
+    lines are kept as they are). Returns the value as os1 will use it."""
+    known = {f.name: f for f in fields(Settings)}
+    if name not in known:
+        raise ConfigError(f"There is no setting {name!r}. Known settings: {', '.join(known)}.")
+    value = _convert(name, raw, known[name].type, "os1 config set")
+    if isinstance(value, bool):
+        rendered = "true" if value else "false"
+    elif isinstance(value, int | float):
+        rendered = repr(value)
+    else:
+        rendered = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    lines: list[str] = []
+    if config_file.exists():
+        try:
+            lines = config_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the config file {config_file}: {exc.strerror}.") \
+                from None
+    kept = [line for line in lines if line.split("=", 1)[0].strip() != name]
+    kept.append(f"{name} = {rendered}")
+    text = "\n".join(kept) + "\n"
+    try:
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = config_file.with_suffix(".toml.tmp")
+        temporary.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot write the config file {config_file}: {exc.strerror}.") \
+            from None
+    try:  # the whole file must still load (e.g. max_reply_tokens < context_tokens)
+        load_settings(env={"OS1_CONFIG_FILE": str(temporary)})
+    except ConfigError as exc:
+        temporary.unlink(missing_ok=True)
+        raise ConfigError(str(exc).replace(str(temporary), str(config_file))) from None
+    temporary.replace(config_file)
+    return value
 
 
 def load_settings(
