@@ -60,6 +60,20 @@ def test_embedder_puts_related_sentences_closer(embedder: Embedder) -> None:
     assert np.allclose(a, again, atol=1e-6)
 
 
+def test_lower_layers_continue_into_the_same_embedding(embedder: Embedder) -> None:
+    """The emotion reader starts from `lower`: running the rest of the layers on it must give
+    exactly the sentence embedding."""
+    from os1.memory.embedder import padding_bias, run_layer
+
+    text = "My sister Maria moved to Lisbon last spring."
+    x = embedder.lower(text, 4)
+    bias = padding_bias(np.ones((1, x.shape[1]), dtype=np.float32))
+    for layer in embedder._layers[4:]:
+        x = run_layer(x, layer, bias, embedder.heads, embedder.eps)
+    pooled = x.mean(axis=1)[0]
+    assert np.allclose(pooled / np.linalg.norm(pooled), embedder.embed_one(text), atol=1e-6)
+
+
 def test_a_damaged_embedding_model_gives_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "model.safetensors").write_bytes(b"not a model")

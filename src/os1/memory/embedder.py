@@ -62,7 +62,7 @@ def _layer_norm(
 
 
 @dataclass(frozen=True)
-class _Layer:
+class EncoderLayer:
     qkv_w: NDArray[np.float32]  # (384, 1152): query, key and value in one product
     qkv_b: NDArray[np.float32]
     out_w: NDArray[np.float32]
@@ -106,7 +106,7 @@ class Embedder:
             self._ln_w = tensors["embeddings.LayerNorm.weight"]
             self._ln_b = tensors["embeddings.LayerNorm.bias"]
             self._layers = [
-                self._layer(tensors, f"encoder.layer.{i}.")
+                load_layer(tensors, f"encoder.layer.{i}.")
                 for i in range(int(config["num_hidden_layers"]))
             ]
         except KeyError as error:
@@ -120,26 +120,6 @@ class Embedder:
     @classmethod
     def load(cls, model_dir: Path | None = None) -> Embedder:
         return cls(model_dir or packaged_model_dir())
-
-    @staticmethod
-    def _layer(t: dict[str, NDArray[np.float32]], p: str) -> _Layer:
-        att = p + "attention."
-        return _Layer(
-            qkv_w=np.ascontiguousarray(
-                np.concatenate([t[att + f"self.{n}.weight"] for n in ("query", "key", "value")]).T
-            ),
-            qkv_b=np.concatenate([t[att + f"self.{n}.bias"] for n in ("query", "key", "value")]),
-            out_w=np.ascontiguousarray(t[att + "output.dense.weight"].T),
-            out_b=t[att + "output.dense.bias"],
-            ln1_w=t[att + "output.LayerNorm.weight"],
-            ln1_b=t[att + "output.LayerNorm.bias"],
-            up_w=np.ascontiguousarray(t[p + "intermediate.dense.weight"].T),
-            up_b=t[p + "intermediate.dense.bias"],
-            down_w=np.ascontiguousarray(t[p + "output.dense.weight"].T),
-            down_b=t[p + "output.dense.bias"],
-            ln2_w=t[p + "output.LayerNorm.weight"],
-            ln2_b=t[p + "output.LayerNorm.bias"],
-        )
 
     def embed(self, texts: list[str]) -> Vectors:
         """Embeds texts in batches of similar length (less padding); order is kept."""
@@ -159,6 +139,35 @@ class Embedder:
         return vector
 
     def _embed_batch(self, batch: list[list[int]]) -> Vectors:
+        x, mask = self._hidden(batch, len(self._layers))
+        pooled = (x * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        unit: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
+
+    @property
+    def layer_count(self) -> int:
+        return len(self._layers)
+
+    @property
+    def heads(self) -> int:
+        return self._heads
+
+    @property
+    def eps(self) -> float:
+        return self._eps
+
+    def lower(self, text: str, layers: int, max_tokens: int = _MAX_TOKENS) -> NDArray[np.float32]:
+        """The text's token states after the first ``layers`` encoder layers, shape (1, n, 384):
+        the emotion reader goes on from there with layers of its own. ``max_tokens`` cuts the
+        text as the reader was trained (the closing [SEP] is kept)."""
+        ids = self._tokenizer.encode(text if text.strip() else ".").ids
+        if len(ids) > max_tokens:
+            ids = [*ids[: max_tokens - 1], ids[-1]]
+        return self._hidden([ids], layers)[0]
+
+    def _hidden(self, batch: list[list[int]], layers: int
+                ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         n, length = len(batch), max(len(ids) for ids in batch)
         token_ids = np.zeros((n, length), dtype=np.int64)
         mask = np.zeros((n, length), dtype=np.float32)
@@ -167,30 +176,54 @@ class Embedder:
             mask[row, : len(ids)] = 1.0
         x = self._word[token_ids] + self._position[:length] + self._token_type
         x = _layer_norm(x, self._ln_w, self._ln_b, self._eps)
-        # Padding keys get -10000 before the softmax, as BERT does.
-        bias = ((1.0 - mask) * np.float32(-10000.0))[:, None, None, :]
-        for layer in self._layers:
-            x = self._run_layer(x, layer, bias)
-        pooled = (x * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        unit: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-        return unit
+        bias = padding_bias(mask)
+        for layer in self._layers[:layers]:
+            x = run_layer(x, layer, bias, self._heads, self._eps)
+        return x, mask
 
-    def _run_layer(
-        self, x: NDArray[np.float32], layer: _Layer, bias: NDArray[np.float32]
-    ) -> NDArray[np.float32]:
-        n, length, width = x.shape
-        head = width // self._heads
-        qkv = x.reshape(-1, width) @ layer.qkv_w + layer.qkv_b
-        qkv = qkv.reshape(n, length, 3, self._heads, head).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = (q @ k.transpose(0, 1, 3, 2)) * np.float32(1.0 / np.sqrt(head)) + bias
-        scores -= scores.max(axis=-1, keepdims=True)
-        weights = np.exp(scores)
-        weights /= weights.sum(axis=-1, keepdims=True)
-        context = (weights @ v).transpose(0, 2, 1, 3).reshape(-1, width)
-        attended = context @ layer.out_w + layer.out_b
-        x = _layer_norm(attended.reshape(n, length, width) + x, layer.ln1_w, layer.ln1_b, self._eps)
-        hidden = _gelu((x.reshape(-1, width) @ layer.up_w + layer.up_b).astype(np.float32))
-        down = (hidden @ layer.down_w + layer.down_b).reshape(n, length, width)
-        return _layer_norm(down + x, layer.ln2_w, layer.ln2_b, self._eps)
+
+def padding_bias(mask: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Padding keys get -10000 before the softmax, as BERT does."""
+    bias: NDArray[np.float32] = ((1.0 - mask) * np.float32(-10000.0))[:, None, None, :]
+    return bias
+
+
+def run_layer(x: NDArray[np.float32], layer: EncoderLayer, bias: NDArray[np.float32],
+              heads: int, eps: float) -> NDArray[np.float32]:
+    """One BERT encoder layer over (batch, tokens, width) states."""
+    n, length, width = x.shape
+    head = width // heads
+    qkv = x.reshape(-1, width) @ layer.qkv_w + layer.qkv_b
+    qkv = qkv.reshape(n, length, 3, heads, head).transpose(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    scores = (q @ k.transpose(0, 1, 3, 2)) * np.float32(1.0 / np.sqrt(head)) + bias
+    scores -= scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    context = (weights @ v).transpose(0, 2, 1, 3).reshape(-1, width)
+    attended = context @ layer.out_w + layer.out_b
+    x = _layer_norm(attended.reshape(n, length, width) + x, layer.ln1_w, layer.ln1_b, eps)
+    hidden = _gelu((x.reshape(-1, width) @ layer.up_w + layer.up_b).astype(np.float32))
+    down = (hidden @ layer.down_w + layer.down_b).reshape(n, length, width)
+    return _layer_norm(down + x, layer.ln2_w, layer.ln2_b, eps)
+
+
+def load_layer(t: dict[str, NDArray[np.float32]], p: str) -> EncoderLayer:
+    """Encoder layer ``p`` (e.g. "encoder.layer.3.") from Hugging Face BERT tensor names."""
+    att = p + "attention."
+    return EncoderLayer(
+        qkv_w=np.ascontiguousarray(
+            np.concatenate([t[att + f"self.{n}.weight"] for n in ("query", "key", "value")]).T
+        ),
+        qkv_b=np.concatenate([t[att + f"self.{n}.bias"] for n in ("query", "key", "value")]),
+        out_w=np.ascontiguousarray(t[att + "output.dense.weight"].T),
+        out_b=t[att + "output.dense.bias"],
+        ln1_w=t[att + "output.LayerNorm.weight"],
+        ln1_b=t[att + "output.LayerNorm.bias"],
+        up_w=np.ascontiguousarray(t[p + "intermediate.dense.weight"].T),
+        up_b=t[p + "intermediate.dense.bias"],
+        down_w=np.ascontiguousarray(t[p + "output.dense.weight"].T),
+        down_b=t[p + "output.dense.bias"],
+        ln2_w=t[p + "output.LayerNorm.weight"],
+        ln2_b=t[p + "output.LayerNorm.bias"],
+    )

@@ -20,6 +20,7 @@ from os1.memory.search import RecallResult, RecallTuning, Retriever
 from os1.memory.store import EpisodeRow, MemoryStore, spoken
 from os1.memory.vectors import VectorIndex, build_index, index_path
 from os1.store.base import Turn, User
+from os1.store.files import shred
 from os1.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class MemoryEngine:
                 if index.size == stamp[0]:
                     index.save(path, stamp)
                 elif path.exists():
-                    _shred(path)
+                    shred(path)
 
     def close(self) -> None:
         self.save()
@@ -193,19 +194,10 @@ class MemoryEngine:
             if gone:
                 for path in self._private_files(user):
                     if path.exists():
-                        _shred(path)
+                        shred(path)
                         files += 1
             return ForgetReport(len(gone), files)
 
     def forget_about(self, user: User, name: str) -> tuple[list[Memory], ForgetReport]:
         found = self.store.about(user, name)
         return found, self.forget(user, [m.id for m in found])
-
-
-def _shred(path: Path) -> None:
-    """Overwrite a file with zeros before unlinking it: unlinking alone leaves the bytes."""
-    size = path.stat().st_size
-    with path.open("r+b") as handle:
-        handle.write(b"\0" * size)
-        handle.flush()
-    path.unlink()

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
@@ -21,7 +20,7 @@ from os1.memory.embedder import DIMENSIONS, Vectors
 from os1.memory.errors import MemoryNotFoundError
 from os1.memory.records import FactWrite, Memory, MemoryKind, NewFact
 from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.sqlite import SQLiteStore, transaction
 
 _COLUMNS = (
     "id, kind, text, created_at, subject, relation, attribute, value, speaker, importance, "
@@ -104,7 +103,7 @@ class MemoryStore:
 
         def work(db: sqlite3.Connection) -> list[int]:
             ids = []
-            with _transaction(db):
+            with transaction(db):
                 for row, episode in enumerate(episodes):
                     memory_id = self._insert(
                         db, user, "episode", episode.text, episode.created_at,
@@ -131,7 +130,7 @@ class MemoryStore:
         them)."""
 
         def work(db: sqlite3.Connection) -> FactWrite | None:
-            with _transaction(db):
+            with transaction(db):
                 if fact.sources and not _rows_in(
                         db, "SELECT id FROM turns WHERE +user_id = ? AND id IN", user.id,
                         fact.sources):
@@ -276,7 +275,7 @@ class MemoryStore:
 
         def work(db: sqlite3.Connection) -> Memory:
             old = self._get(db, user, memory_id)
-            with _transaction(db):
+            with transaction(db):
                 db.execute("UPDATE memories SET text = ? WHERE id = ? AND user_id = ?",
                            (text, memory_id, user.id))
                 db.execute("DELETE FROM memory_fts WHERE rowid = ?", (memory_id,))
@@ -303,7 +302,7 @@ class MemoryStore:
         Returns the ids of every record that went."""
 
         def work(db: sqlite3.Connection) -> list[int]:
-            with _transaction(db):
+            with transaction(db):
                 gone = self._forget_in(db, user, memory_ids)
             if gone:
                 _scrub(db)
@@ -582,17 +581,6 @@ class MemoryStore:
                               (user.id, max_attempts)).rowcount
 
         return self._db.run(work)
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def _memory(row: Sequence[Any], sources: tuple[int, ...] = ()) -> Memory:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar, cast
@@ -187,3 +188,15 @@ def _explain(exc: sqlite3.OperationalError, path: Path) -> str:
     if "readonly" in text or "read-only" in text:
         return f"The database {path} is read-only. Check its permissions."
     return f"Database error in {path}: {text}."
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """An explicit write transaction (the connection runs in autocommit mode)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
