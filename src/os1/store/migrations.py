@@ -98,4 +98,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             attempts INTEGER NOT NULL DEFAULT 0
         )""",
     ),
+    # 3: the mood timeline (one reading per user turn) and each user's voice baseline
+    (
+        """CREATE TABLE mood_readings (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            turn_id INTEGER REFERENCES turns(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            day TEXT NOT NULL,
+            valence REAL NOT NULL,
+            arousal REAL NOT NULL,
+            confidence REAL NOT NULL,
+            labels TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('text', 'voice', 'text+voice')),
+            strategy TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX mood_by_day ON mood_readings (user_id, day)",
+        "CREATE INDEX mood_by_turn ON mood_readings (turn_id)",
+        """CREATE TABLE voice_baselines (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            stats TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ),
 )
