@@ -4,13 +4,15 @@ incoherent, but a real llama.cpp model, so plumbing tests run the real runtime f
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import pytest
 
 from os1.config import Settings
+from os1.llm.base import ChatMessage, ChatModel, GenerationOptions
 from os1.llm.embedded import EmbeddedModel
 from os1.llm.model_files import resolve_model_path
 
@@ -53,3 +55,34 @@ def clean_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env["OS1_DATA_DIR"] = str(tmp_path / "data")
     env["OS1_CACHE_DIR"] = str(MODEL_CACHE)
     yield env
+
+
+class RecordingModel:
+    """Passes everything to a real model and keeps the prompts it was sent."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+        self.prompts: list[list[ChatMessage]] = []
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str]:
+        self.prompts.append(list(messages))
+        return self.inner.stream(messages, options)
+
+    async def structured(self, messages: Sequence[ChatMessage], schema: dict[str, Any],
+                         options: GenerationOptions) -> dict[str, Any]:
+        return await self.inner.structured(messages, schema, options)
+
+    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
+        self.inner.anticipate(messages)
+
+    async def warm(self, system_prompt: str) -> None:
+        await self.inner.warm(system_prompt)
+
+    async def aclose(self) -> None:
+        pass  # the session-wide fixture model is closed by its fixture

@@ -3,49 +3,18 @@
 import asyncio
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
+from conftest import RecordingModel
 from os1.companion import Companion
 from os1.config import Settings
 from os1.events import Done, Event, Notice, Sentence, Token, TurnError
-from os1.llm.base import ChatMessage, ChatModel, GenerationOptions
+from os1.llm.base import ChatModel
 from os1.llm.embedded import EmbeddedModel
 from os1.llm.remote import RemoteModel
 from os1.persona import default_persona
 from os1.store.base import User
 from os1.store.sqlite import SQLiteStore
-
-
-class RecordingModel:
-    """Passes everything to a real model and keeps the prompts it was sent."""
-
-    def __init__(self, inner: ChatModel) -> None:
-        self.inner = inner
-        self.prompts: list[list[ChatMessage]] = []
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def stream(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str]:
-        self.prompts.append(list(messages))
-        return self.inner.stream(messages, options)
-
-    async def structured(self, messages: Sequence[ChatMessage], schema: dict[str, Any],
-                         options: GenerationOptions) -> dict[str, Any]:
-        return await self.inner.structured(messages, schema, options)
-
-    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
-        self.inner.anticipate(messages)
-
-    async def warm(self, system_prompt: str) -> None:
-        await self.inner.warm(system_prompt)
-
-    async def aclose(self) -> None:
-        pass  # the session-wide fixture model is closed by its fixture
 
 
 async def collect(events: AsyncIterator[Event]) -> list[Event]:

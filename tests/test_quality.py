@@ -18,7 +18,7 @@ from conftest import MODEL_CACHE
 from os1.app import close_companion, open_companion
 from os1.companion import Companion
 from os1.config import Settings
-from os1.events import Done
+from os1.events import AffectRead, Done
 
 pytestmark = pytest.mark.quality
 
@@ -85,3 +85,22 @@ async def test_it_remembers_within_the_conversation(companion: Companion) -> Non
     await reply_to(companion, "sister", "My sister Catherine is visiting next week.")
     reply = await reply_to(companion, "sister", "What's my sister's name again?")
     assert "Catherine" in reply
+
+
+ACKNOWLEDGING = re.compile(
+    r"sorry|hard|difficult|tough|painful|pain|heav|sad|hurt|overwhelm|devastat|must (be|feel)|"
+    r"that'?s a lot|lot to (take|process)|emotional", re.I)
+
+
+async def test_divorce_papers_reply_meets_the_feeling_first(companion: Companion) -> None:
+    """Issue 4's check: the reading is sadness/grief, and the reply's first sentence
+    acknowledges the feeling before anything else (no advice, no question first)."""
+    user = companion.store.user("papers")
+    events = [e async for e in companion.turn(user, "my divorce papers came today")]
+    affect = next(e for e in events if isinstance(e, AffectRead))
+    assert {"sadness", "grief"} & set(affect.emotions), affect
+    done = events[-1]
+    assert isinstance(done, Done), events
+    first = re.split(r"(?<=[.!?])\s", done.reply.strip(), maxsplit=1)[0]
+    assert ACKNOWLEDGING.search(first), done.reply
+    assert "?" not in first or ACKNOWLEDGING.search(first.split("?")[0]), done.reply

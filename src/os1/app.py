@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+from os1.affect.engine import AffectEngine
 from os1.companion import Clock, Companion
 from os1.config import Settings
 from os1.llm.base import ChatModel
 from os1.llm.select import open_chat_model
+from os1.memory.embedder import Embedder
 from os1.memory.engine import MemoryEngine
 from os1.memory.writer import MemoryWriter, Speakers
 from os1.persona import default_persona
@@ -31,7 +34,23 @@ def open_companion(settings: Settings, model_file: Path | None = None,
     companion = Companion(model, store, settings, default_persona(), clock)
     if settings.memory:
         companion.memory = open_memory_writer(settings, store, model, companion.now)
+    if settings.affect:  # off: no engine at all, so nothing can be inferred or stored
+        writer = companion.memory
+        embedder = (lambda: writer.engine.embedder) if writer is not None else _own_embedder()
+        companion.affect = AffectEngine(store, embedder)
     return companion
+
+
+def _own_embedder() -> Callable[[], Embedder]:
+    """With memory off, the affect engine loads the sentence model itself, on first use."""
+    loaded: list[Embedder] = []
+
+    def get() -> Embedder:
+        if not loaded:
+            loaded.append(Embedder.load())
+        return loaded[0]
+
+    return get
 
 
 def open_memory(settings: Settings, store: SQLiteStore) -> MemoryEngine:

@@ -12,9 +12,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from os1.affect.cli import add_mood_parser, run_mood
+from os1.affect.errors import AffectError
 from os1.bench_cli import add_bench_parser, run_bench
 from os1.companion import Companion
-from os1.config import ConfigError, ResolvedSettings, Settings, load_settings
+from os1.config import (
+    ConfigError,
+    ResolvedSettings,
+    Settings,
+    load_settings,
+    set_in_config_file,
+)
 from os1.llm.base import ModelError
 from os1.memory.cli import add_memory_parser, run_memory
 from os1.memory.errors import MemoryError_
@@ -37,13 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", dest="user_name", help="whose conversation to continue")
     chat.add_argument("--new", action="store_true", help="start a new conversation")
 
-    config = verbs.add_parser("config", help="show the effective settings and their sources")
+    config = verbs.add_parser(
+        "config", help="show the settings and their sources; `os1 config set NAME VALUE` "
+        "changes one in the config file")
+    config.add_argument("assignment", nargs="*", metavar="set NAME VALUE",
+                        help="e.g. set affect off")
     config.add_argument("--json", action="store_true", help="print JSON")
 
     setup = verbs.add_parser("setup", help="prepare the model (join, check, load once)")
     setup.add_argument("--model", help="default, fast, or a path to a .gguf file")
 
     add_memory_parser(verbs)
+    add_mood_parser(verbs)
     add_bench_parser(verbs)
     return parser
 
@@ -62,20 +75,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.verb == "config":
+            if args.assignment:
+                return _set_config(resolved, args.assignment, console, errors)
             return _show_config(resolved, console, as_json=args.json)
         if args.verb == "setup":
             return _setup(resolved.settings, console)
+        if args.verb == "mood":
+            return run_mood(resolved.settings, args, console, errors)
         if args.verb == "memory":
             return run_memory(resolved.settings, args, console, errors)
         if args.verb == "bench":
             return run_bench(args, console, errors)
         return _chat(resolved.settings, args, console, errors)
-    except (ModelError, StorageError, MemoryError_) as exc:
+    except (ModelError, StorageError, MemoryError_, AffectError) as exc:
         errors.print(f"[red]{exc}[/red]")
         return EXIT_FAILED
     except KeyboardInterrupt:
         errors.print("[dim]Stopped.[/dim]")
         return 130
+
+
+def _set_config(resolved: ResolvedSettings, assignment: list[str], console: Console,
+                errors: Console) -> int:
+    if len(assignment) != 3 or assignment[0] != "set":
+        errors.print("[red]Usage: os1 config set NAME VALUE[/red] (for example: "
+                     "os1 config set affect off)")
+        return EXIT_USAGE
+    _, name, raw = assignment
+    try:
+        value = set_in_config_file(resolved.config_file, name, raw)
+    except ConfigError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        return EXIT_USAGE
+    console.print(f"{name} = {value}  [dim](saved in {resolved.config_file})[/dim]")
+    overridden = next((s.source for s in resolved.sources
+                       if s.name == name and s.source.startswith(("env", "command"))), None)
+    if overridden:
+        console.print(f"[yellow]Note: {overridden} overrides the config file for {name}."
+                      "[/yellow]")
+    if name == "affect" and value is False:
+        console.print("Emotion reading is off: nothing is inferred or stored from now on. "
+                      "Readings kept so far stay until you run: os1 mood forget")
+    return EXIT_OK
 
 
 def _show_config(resolved: ResolvedSettings, console: Console, *, as_json: bool) -> int:
@@ -155,7 +196,7 @@ def _chat(settings: Settings, args: argparse.Namespace, console: Console,
             if args.new:
                 await companion.new_conversation(user)
             if args.once is not None:
-                return await chat_once(companion, user, args.once, console)
+                return await chat_once(companion, user, args.once, console, errors)
             return await chat_loop(companion, user, console)
         finally:
             unsaved = await close_companion(companion)

@@ -17,15 +17,27 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from os1.affect.engine import AffectEngine, Audio, TurnAffect
+from os1.affect.errors import AffectError
 from os1.config import Settings
-from os1.events import Done, Event, MemoryUsed, Notice, Sentence, Token, TurnError, TurnStats
+from os1.events import (
+    AffectRead,
+    Done,
+    Event,
+    MemoryUsed,
+    Notice,
+    Sentence,
+    Token,
+    TurnError,
+    TurnStats,
+)
 from os1.inputs import clean_input
 from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
 from os1.llm.prompt import HistoryBound, PromptTurn, build_messages
 from os1.memory.notes import MemoryNote, NoteBudget, compose_note
 from os1.memory.writer import MemoryWriter
 from os1.sentences import SentenceSplitter
-from os1.store.base import Conversation, NewTurn, StorageError, Store, User
+from os1.store.base import Conversation, NewTurn, StorageError, Store, Turn, User
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -39,9 +51,10 @@ class _Session:
     conversation: Conversation
     turns: list[PromptTurn]
     unsaved: list[NewTurn] = field(default_factory=list)
+    last_strategy: str | None = None  # the support strategy of the previous reply
 
 
-_Begun = tuple[_Session, list[ChatMessage], list[Notice | MemoryUsed]]
+_Begun = tuple[_Session, list[ChatMessage], list[Notice | MemoryUsed | AffectRead]]
 
 
 class Companion:
@@ -53,9 +66,13 @@ class Companion:
         persona: str,
         clock: Clock | None = None,
         memory: MemoryWriter | None = None,
+        affect: AffectEngine | None = None,
     ) -> None:
         self.model = model
         self.memory = memory
+        self.affect = affect
+        # Mood readings wait here for their turn to reach the database (it may be locked).
+        self._moods: dict[NewTurn, TurnAffect] = {}
         self.store = store
         self._settings = settings
         self._persona = persona
@@ -79,6 +96,12 @@ class Companion:
         await self.model.warm(self._persona)
         if self.memory is not None:  # load the embedder now, not in the first turn
             await asyncio.to_thread(self.memory.engine.embed_query, "warm")
+        if self.affect is not None:
+            affect = self.affect
+            try:
+                await asyncio.to_thread(lambda: affect.reader.read("warm"))
+            except AffectError as exc:  # the chat goes on; each turn then reads no emotion
+                log.error("emotion reading is unavailable: %s", exc)
 
     # -- conversations --------------------------------------------------------------
 
@@ -105,7 +128,9 @@ class Companion:
 
     # -- the turn --------------------------------------------------------------------
 
-    async def turn(self, user: User, text: str | bytes) -> AsyncIterator[Event]:
+    async def turn(self, user: User, text: str | bytes,
+                   audio: Audio | None = None) -> AsyncIterator[Event]:
+        """One exchange. ``audio`` is the utterance's sound when the words were spoken."""
         started = time.monotonic()
         cleaned = clean_input(text, self._settings.max_input_chars)
         if not cleaned.text:
@@ -125,18 +150,19 @@ class Companion:
         if self.memory is not None:
             self.memory.turn_started()
         try:
-            async for event in self._turn(user, cleaned.text, started):
+            async for event in self._turn(user, cleaned.text, started, audio):
                 yield event
         finally:
             if self.memory is not None:
                 self.memory.turn_finished(user)
 
-    async def _turn(self, user: User, text: str, started: float) -> AsyncIterator[Event]:
+    async def _turn(self, user: User, text: str, started: float,
+                    audio: Audio | None) -> AsyncIterator[Event]:
         # Shielded: once the user pressed Enter, their words are stored even if they
         # press Ctrl-C a moment later.
         await self._settle()
         self._beginning = asyncio.ensure_future(
-            asyncio.to_thread(self._begin, user, text, self._clock())
+            asyncio.to_thread(self._begin, user, text, self._clock(), audio)
         )
         try:
             session, messages, notices = await asyncio.shield(self._beginning)
@@ -191,24 +217,50 @@ class Companion:
 
     # -- remembering -----------------------------------------------------------------
 
-    def _begin(self, user: User, text: str, now: datetime) -> _Begun:
+    def _begin(self, user: User, text: str, now: datetime, audio: Audio | None) -> _Begun:
         """Store the user's turn and compose the prompt (in a worker thread)."""
         session = self._session(user)
-        notices: list[Notice | MemoryUsed] = [*self._save_unsaved(session)]
-        # The note holds what memory adds to this turn; it is stored with the turn so the
-        # prompt's prefix stays cached later. (No time-of-day note: it made the 1.5B model
-        # drop its persona, see docs/persona.md.)
+        notices: list[Notice | MemoryUsed | AffectRead] = [*self._save_unsaved(session)]
+        # The note holds what memory and the affect engine add to this turn; it is stored with
+        # the turn so the prompt's prefix stays cached later. (No time-of-day note: it made the
+        # 1.5B model drop its persona, see docs/persona.md.)
         note, used = self._memory_note(session, text, now)
         notices.extend(used)
+        affect = self._read_affect(session, text, now, audio)
+        if affect is not None:
+            notices.append(_affect_event(affect))
+            note = "\n".join(part for part in (note, affect.note()) if part)
         current = PromptTurn("user", text, note)
         messages = build_messages(self._persona, session.turns, current, self._bound)
         session.turns.append(current)
         turn = NewTurn(session.conversation.id, "user", text, note, "complete", now)
+        if affect is not None:
+            self._moods[turn] = affect
         if not self._remember(session, turn):
             notices.append(Notice(
                 "not_saved", "os1 could not save your message yet; it is kept in memory and "
                 "will be saved as soon as the database is writable again."))
         return session, messages, notices
+
+    def _read_affect(self, session: _Session, text: str, now: datetime,
+                     audio: Audio | None) -> TurnAffect | None:
+        if self.affect is None:
+            return None
+        replies = sum(1 for t in session.turns if t.role == "assistant")
+        try:
+            if session.last_strategy is None and replies:  # a resumed conversation
+                session.last_strategy = self.affect.last_strategy(session.user)
+            affect = self.affect.read_turn(
+                session.user, text, previous=session.last_strategy, turn_index=replies,
+                now=now, audio=audio)
+        except AffectError as exc:  # a damaged model file: said once at warm-up, then quiet
+            log.debug("no emotion reading: %s", exc)
+            return None
+        except Exception:  # reading the mood is a help, never a reason to lose the turn
+            log.exception("emotion reading failed; this turn goes without it")
+            return None
+        session.last_strategy = affect.strategy.name
+        return affect
 
     def _memory_note(self, session: _Session, text: str,
                      now: datetime) -> tuple[str, list[MemoryUsed]]:
@@ -238,12 +290,22 @@ class Companion:
             return False
         try:
             stored = self.store.add_turn(session.user, turn)
-            if self.memory is not None:
-                self.memory.turn_stored(session.user, stored)
-            return True
         except StorageError:
             session.unsaved.append(turn)
             return False
+        self._stored(session, turn, stored)
+        return True
+
+    def _stored(self, session: _Session, turn: NewTurn, stored: Turn) -> None:
+        """A turn reached the database: hand it to memory, and file its mood reading."""
+        if self.memory is not None:
+            self.memory.turn_stored(session.user, stored)
+        affect = self._moods.pop(turn, None)
+        if affect is not None and self.affect is not None:
+            try:
+                self.affect.record(session.user, stored.id, turn.created_at, affect)
+            except StorageError:
+                log.warning("the mood reading of turn %d was not stored", stored.id)
 
     def _save_unsaved(self, session: _Session) -> list[Notice]:
         saved = 0
@@ -252,10 +314,8 @@ class Companion:
                 stored = self.store.add_turn(session.user, session.unsaved[0])
             except StorageError:
                 break
-            session.unsaved.pop(0)
+            self._stored(session, session.unsaved.pop(0), stored)
             saved += 1
-            if self.memory is not None:
-                self.memory.turn_stored(session.user, stored)
         if saved:
             return [Notice("saved_late", f"Saved {saved} earlier message(s) that had waited.")]
         return []
@@ -279,3 +339,9 @@ class Companion:
                 await asyncio.to_thread(self._save_unsaved, session)
                 left.extend(session.unsaved)
         return left
+
+
+def _affect_event(affect: TurnAffect) -> AffectRead:
+    return AffectRead(affect.read.labels, round(affect.valence, 3), round(affect.arousal, 3),
+                      affect.confidence, affect.strategy.name, affect.read.unknown,
+                      affect.trend.describe())

@@ -68,4 +68,18 @@ class MemoryUsed:
     text: str
 
 
-Event = Token | Sentence | Notice | TurnError | Done | MemoryUsed
+@dataclass(frozen=True)
+class AffectRead:
+    """How the user seems to feel this turn and how os1 means to answer (before the first
+    Token). Interfaces may show it; the voice uses it for prosody."""
+
+    emotions: tuple[str, ...]  # GoEmotions labels, most likely first; () when not read
+    valence: float  # −1 unpleasant … 1 pleasant
+    arousal: float  # 0 calm … 1 activated
+    confidence: float  # 0 … 1
+    strategy: str  # the ESConv support strategy chosen
+    unknown: str = ""  # why nothing was read ("not English", "no words"), else ""
+    trend: str = ""  # e.g. "three low days in a row"
+
+
+Event = Token | Sentence | Notice | TurnError | Done | MemoryUsed | AffectRead

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.status import Status
 
 from os1.companion import Companion
-from os1.events import Done, Event, MemoryUsed, Notice, Token, TurnError
+from os1.events import AffectRead, Done, Event, MemoryUsed, Notice, Token, TurnError
 from os1.store.base import StorageError, User
 from os1.terminal.wrap import StreamWrapper
 
@@ -28,18 +28,27 @@ pasted text keeps its lines.
   /quit   leave (Ctrl-D works too)
 Ctrl-C while os1 is answering stops the reply; what it said so far is kept."""
 
+AFFECT_DISCLOSURE = ("os1 reads the feeling in your messages to answer with care, and keeps a "
+                     "mood timeline only you see (os1 mood). Off: os1 config set affect off")
+
 # Reads one message; its argument is text to offer again (a message that was not kept).
 Reader = Callable[[str], Awaitable[str]]
 
 
-async def chat_once(companion: Companion, user: User, text: str, console: Console) -> int:
-    """Print one reply to stdout and return an exit status (for scripts)."""
-    outcome = await _render_turn(companion.turn(user, text), console)
+async def chat_once(companion: Companion, user: User, text: str, console: Console,
+                    aside: Console | None = None) -> int:
+    """Print one reply to stdout and return an exit status (for scripts). What os1 recalled
+    or sensed goes to ``aside`` (stderr), so stdout holds the reply alone."""
+    if companion.affect is not None:
+        (aside or console).print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
+    outcome = await _render_turn(companion.turn(user, text), console, aside)
     return 0 if outcome == "done" else 1
 
 
 async def chat_loop(companion: Companion, user: User, console: Console) -> int:
     await _show_where_we_left_off(companion, user, console)
+    if companion.affect is not None:  # consent starts with knowing
+        console.print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
     console.print("[dim]/help for help. Ctrl-C stops a reply, Ctrl-D or /quit leaves.[/dim]")
     read = _terminal_reader() if sys.stdin.isatty() else _pipe_reader()
     keep = ""
@@ -114,8 +123,10 @@ async def _show_where_we_left_off(companion: Companion, user: User, console: Con
     console.print()
 
 
-async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
+async def _render_turn(events: AsyncIterator[Event], console: Console,
+                       aside: Console | None = None) -> str:
     """Show a turn's events. Returns "done", "error" or "lost" (message not kept)."""
+    aside = aside or console
     status: Status | None = console.status("[dim]…[/dim]", spinner="dots")
     if status is not None:
         status.start()
@@ -145,9 +156,17 @@ async def _render_turn(events: AsyncIterator[Event], console: Console) -> str:
                 if status is not None:
                     status.stop()
                 short = event.text if len(event.text) <= 70 else event.text[:69] + "…"
-                console.print(f"[dim]· remembering #{event.id}: {_escape(short)}[/dim]")
+                aside.print(f"[dim]· remembering #{event.id}: {_escape(short)}[/dim]")
                 if status is not None:
                     status.start()
+            elif isinstance(event, AffectRead):
+                # Say what os1 read, when it read something: no hidden inference.
+                if event.emotions and event.emotions != ("neutral",):
+                    if status is not None:
+                        status.stop()
+                    aside.print(f"[dim]· sensing {_escape(', '.join(event.emotions))}[/dim]")
+                    if status is not None:
+                        status.start()
             elif isinstance(event, TurnError):
                 if status is not None:
                     status.stop()
