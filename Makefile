@@ -6,16 +6,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench bench-chat bench-memory setup clean help
+.PHONY: run test lint bench bench-chat bench-memory bench-affect train-emotion train-chat-gate \
+	train-strategy \
+	setup clean help
 
 # Benchmarks take their data as paths; a user's clone has no ../shared.
 LOCOMO ?= ../shared/data/locomo/locomo_dev.json
 SCALE  ?= 10000,100000,1000000
+GOEMOTIONS  ?= ../shared/data/goemotions
+DAILYDIALOG ?= ../shared/data/dailydialog
+ESCONV      ?= ../shared/data/esconv
+TRAIN_VENV  := .venv-train
 
 help:
 	@echo "make run    set up (first time: a few minutes) and talk with os1"
 	@echo "make test   install the test tools and run the whole suite"
-	@echo "make bench  measure chat latency and memory (LOCOMO=path/to/locomo.json)"
+	@echo "make bench  measure chat latency, memory and affect (LOCOMO=…, GOEMOTIONS=…, …)"
+	@echo "make train-emotion, then train-chat-gate and train-strategy: rebuild the affect models"
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "os1 needs Python 3.11 or newer"' \
@@ -39,13 +46,13 @@ run: setup
 	$(BIN)/os1 chat
 
 lint: $(TSTAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench train
 	$(BIN)/mypy
 
 test: $(TSTAMP) lint
 	$(BIN)/pytest
 
-bench: bench-chat bench-memory
+bench: bench-chat bench-memory bench-affect
 
 bench-chat: $(STAMP)
 	$(BIN)/python bench/chat_latency.py --write docs/benchmarks.md
@@ -55,5 +62,28 @@ bench-memory: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/memory.py --locomo $(LOCOMO) --scale $(SCALE) \
 		--write docs/benchmarks.md
 
+bench-affect: $(STAMP)
+	@test -d "$(GOEMOTIONS)" || { echo "No GoEmotions folder at $(GOEMOTIONS): run make bench-affect GOEMOTIONS=DIR DAILYDIALOG=DIR ESCONV=DIR"; exit 1; }
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/affect.py --goemotions $(GOEMOTIONS) \
+		--dailydialog $(DAILYDIALOG) --esconv $(ESCONV) --write docs/benchmarks.md
+
+# Training needs PyTorch, which the product does not: it gets a venv of its own.
+$(TRAIN_VENV)/.installed: $(STAMP) requirements.lock
+	@test -d $(TRAIN_VENV) || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/python -m pip install --quiet "torch==2.13.0"
+	$(TRAIN_VENV)/bin/python -m pip install --quiet --no-deps -r requirements.lock
+	$(TRAIN_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+train-emotion: $(TRAIN_VENV)/.installed
+	OPENBLAS_NUM_THREADS=1 $(TRAIN_VENV)/bin/python train/emotion.py \
+		--goemotions $(GOEMOTIONS) --dailydialog $(DAILYDIALOG) --esconv $(ESCONV)
+
+train-chat-gate: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python train/chat_gate.py --dailydialog $(DAILYDIALOG)
+
+train-strategy: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python train/strategy.py --esconv $(ESCONV)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TRAIN_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -21,9 +21,51 @@ def add_bench_parser(verbs: Any) -> None:
                         help="synthetic memories for one user, e.g. 10000,100000,1000000")
     memory.add_argument("--queries", type=int, default=200, help="scale: queries per size")
     memory.add_argument("--json", action="store_true", help="print JSON only")
+    affect = kinds.add_parser("affect", help="emotion reading (GoEmotions, DailyDialog) and "
+                              "support strategy (ESConv)")
+    affect.add_argument("--goemotions", type=Path, metavar="DIR",
+                        help="GoEmotions split folder: DIR/{original,ekman,group}/*.tsv")
+    affect.add_argument("--dailydialog", type=Path, metavar="DIR",
+                        help="DailyDialog folder (dialogues_test.txt, dialogues_emotion_test.txt)")
+    affect.add_argument("--esconv", type=Path, metavar="DIR",
+                        help="ESConv folder with test.jsonl (and train.jsonl for the baseline)")
+    affect.add_argument("--json", action="store_true", help="print JSON only")
 
 
 def run_bench(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    if args.bench == "affect":
+        return _run_affect(args, console, errors)
+    return _run_memory(args, console, errors)
+
+
+def _run_affect(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    from os1.affect.errors import AffectError
+    from os1.affect.evaluate import run_affect
+
+    if args.goemotions is None and args.dailydialog is None and args.esconv is None:
+        errors.print("[red]Say what to measure: --goemotions DIR, --dailydialog DIR and/or "
+                     "--esconv DIR[/red]")
+        return 2
+    for flag, path in (("--goemotions", args.goemotions), ("--dailydialog", args.dailydialog),
+                       ("--esconv", args.esconv)):
+        if path is not None and not path.is_dir():
+            errors.print(f"[red]{flag}: no folder at {path}[/red]")
+            return 2
+    say = (lambda text: errors.print(f"[dim]{text}[/dim]")) if args.json else console.print
+    try:
+        results = run_affect(args.goemotions, args.dailydialog, args.esconv, say)
+    except AffectError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        return 2
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    else:
+        console.print_json(json.dumps(results))
+    return 0
+
+
+def _run_memory(args: argparse.Namespace, console: Console, errors: Console) -> int:
     if args.locomo is None and args.scale is None:
         errors.print("[red]Say what to measure: --locomo PATH and/or --scale 10000,100000[/red]")
         return 2
