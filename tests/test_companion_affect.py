@@ -5,6 +5,7 @@ reads, tells the model, shows the user and stores."""
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -113,12 +114,22 @@ async def test_a_resumed_conversation_goes_on_from_the_last_strategy(
     user = store.user("ana")
     first = [e async for e in companion.turn(user, "I failed my driving test again")]
     chosen = next(e for e in first if isinstance(e, AffectRead)).strategy
-    resumed, _, _ = build(settings, fixture_model)  # a new process: sessions start empty
+    resumed, _, resumed_store = build(settings, fixture_model)  # a new process
     session = resumed._session(user)
     assert session.turns and session.last_strategy is None
+    engine = resumed.affect
+    assert engine is not None
+    previous: list[str | None] = []
+    read_turn = engine.read_turn
+
+    def spying(*args: Any, **kwargs: Any) -> Any:  # records what the chooser was told
+        previous.append(kwargs["previous"])
+        return read_turn(*args, **kwargs)
+
+    engine.read_turn = spying  # type: ignore[method-assign]
     [e async for e in resumed.turn(user, "and my car broke down")]
-    assert resumed.affect is not None
-    assert resumed.affect.timeline.readings(user)[0].strategy == chosen
+    assert previous == [chosen]
+    resumed_store.close()
     store.close()
 
 
