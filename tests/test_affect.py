@@ -119,3 +119,23 @@ def test_chooser_opens_a_conversation_differently_than_it_goes_on(
     later = chooser.probabilities(feature_vector(pooled, scores, "Providing Suggestions", 7,
                                                  "Hi"))
     assert not np.allclose(opening, later, atol=0.02)
+
+
+def test_only_unpleasant_feelings_shape_the_prompt(reader: EmotionReader) -> None:
+    """The note costs first-token time, so it goes where it matters: distress."""
+    from datetime import date
+
+    from os1.affect.engine import TurnAffect
+    from os1.affect.strategy import StrategyChoice
+    from os1.affect.trend import trend_of
+
+    def note(text: str) -> str:
+        read = reader.read(text)
+        return TurnAffect(read, None, read.valence, read.arousal, read.confidence,
+                          StrategyChoice("Question", 0.4), trend_of([], date.today())).note()
+
+    sad = note("my divorce papers came today")
+    assert sad.startswith("They seem to feel sadness: acknowledge that before anything else.")
+    assert sad.endswith("Ask one gentle, open question.")
+    assert note("I got the job!! I can't believe it, I'm so happy") == ""
+    assert note("What time does the pharmacy close?") == ""

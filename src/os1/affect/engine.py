@@ -43,7 +43,6 @@ from os1.store.sqlite import SQLiteStore
 log = logging.getLogger(__name__)
 
 ACKNOWLEDGE_BELOW = -0.3  # valence at which the reply must meet the feeling before anything else
-SHARE_ABOVE = 0.5  # … and the joy
 
 
 @dataclass(frozen=True)
@@ -76,20 +75,15 @@ class TurnAffect:
 
     def note(self) -> str:
         """What the prompt is told, or "" when there is nothing worth saying."""
-        # Short on purpose: the model reads every word of it before it can start replying.
-        parts: list[str] = []
-        feeling = describe(self.read)
-        acknowledge = False
-        if not self.read.unknown and self.read.labels != ("neutral",):
-            if self.valence <= ACKNOWLEDGE_BELOW:
-                acknowledge = True
-                parts.append(f"{NOTE_PREFIX}{feeling}: acknowledge that before anything else.")
-            elif self.valence >= SHARE_ABOVE:
-                parts.append(f"{NOTE_PREFIX}{feeling}: share in it.")
-            else:
-                parts.append(f"{NOTE_PREFIX}{feeling}.")
-        if not parts:  # neutral or not read: the prompt stays as it would be without affect
+        # Only for unpleasant feelings, and short: the model reads every word of the note before
+        # it can start replying (~70 ms a token here; docs/benchmarks.md). Support strategies
+        # are for distress; good news the model meets warmly without being told.
+        if self.read.unknown or self.read.labels == ("neutral",) or self.valence >= 0:
             return ""
+        feeling = describe(self.read)
+        acknowledge = self.valence <= ACKNOWLEDGE_BELOW
+        parts = [f"{NOTE_PREFIX}{feeling}: acknowledge that before anything else."
+                 if acknowledge else f"{NOTE_PREFIX}{feeling}."]
         trend = self.trend.describe()
         if trend:
             parts.append(f"Mood lately: {trend}.")
