@@ -24,10 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from os1.affect.engine import AffectEngine
 from os1.app import open_memory_writer
 from os1.companion import Companion
 from os1.config import load_settings
-from os1.events import Done
+from os1.events import AffectRead, Done
 from os1.llm.select import open_chat_model, prepare_model_file
 from os1.persona import default_persona
 from os1.store.sqlite import SQLiteStore
@@ -93,19 +94,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     snapshot_warm_s = time.monotonic() - started
 
     store = SQLiteStore(settings.database_path)
-    # The product's path: memory on (recall before each turn, episodes written behind it).
+    # The product's path: memory on (recall before each turn, episodes written behind it) and
+    # emotion reading on (its note joins the prompt on turns that carry a feeling).
     companion = Companion(model, store, settings, persona)
-    companion.memory = open_memory_writer(settings, store, model, companion.now)
-    await asyncio.to_thread(companion.memory.engine.embed_query, "warm")
+    writer = open_memory_writer(settings, store, model, companion.now)
+    companion.memory = writer
+    companion.affect = AffectEngine(store, lambda: writer.engine.embedder)
+    await asyncio.to_thread(writer.engine.embed_query, "warm")
+    await asyncio.to_thread(companion.affect.reader.read, "warm")
     user = store.user("bench")
     turns: list[dict[str, Any]] = []
     for number, text in enumerate(SCRIPT[: args.turns], start=1):
         if number > 1:
             await asyncio.sleep(args.pause)  # the person reads the reply and types
         done: Done | None = None
+        felt = ""
         async for event in companion.turn(user, text):
             if isinstance(event, Done):
                 done = event
+            elif isinstance(event, AffectRead) and event.emotions != ("neutral",):
+                felt = ", ".join(event.emotions)
         assert done is not None, f"turn {number} produced no reply"
         stats = done.stats
         gen_s = stats.total_s - (stats.first_token_s or 0.0)
@@ -114,9 +122,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ttft_s": round(stats.first_token_s or float("nan"), 3),
             "reply_tokens": stats.reply_tokens,
             "tokens_per_s": round(stats.reply_tokens / gen_s, 2) if gen_s > 0 else None,
+            "felt": felt,
         })
         print(f"turn {number:2d}: first token {stats.first_token_s:.2f} s, "
-              f"{stats.reply_tokens} tokens", file=sys.stderr, flush=True)
+              f"{stats.reply_tokens} tokens {felt}", file=sys.stderr, flush=True)
     await companion.memory.aclose()
     await model.aclose()
     store.close()
@@ -169,6 +178,10 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "",
         "Per turn (time to first token in seconds): "
         + ", ".join(f"{t['turn']}: {t['ttft_s']}" for t in result["turns"]),
+        "",
+        "Turns where a feeling was read (an unpleasant one puts the affect note in the prompt): "
+        + (", ".join(f"{t['turn']} ({t['felt']})" for t in result["turns"] if t.get("felt"))
+           or "none"),
         "",
     ]
     return "\n".join(lines)
