@@ -53,13 +53,15 @@ def _own_embedder() -> Callable[[], Embedder]:
     return get
 
 
-def open_memory(settings: Settings, store: SQLiteStore) -> MemoryEngine:
-    def conversation_snapshots(_user: object) -> list[Path]:
-        # KV-cache snapshots of the last session hold the conversation: forgetting must
-        # remove them (they are remade, at the cost of one slower first reply).
-        return sorted((settings.data_dir / "kv").glob("session-*.bin"))
+def conversation_snapshots(settings: Settings) -> list[Path]:
+    """KV-cache snapshots of the last session hold the conversation, notes included: forgetting
+    must remove them (they are remade, at the cost of one slower first reply)."""
+    return sorted((settings.data_dir / "kv").glob("session-*.bin"))
 
-    return MemoryEngine(store, settings.memory_dir, private_files=conversation_snapshots)
+
+def open_memory(settings: Settings, store: SQLiteStore) -> MemoryEngine:
+    return MemoryEngine(store, settings.memory_dir,
+                        private_files=lambda _user: conversation_snapshots(settings))
 
 
 def open_memory_writer(settings: Settings, store: SQLiteStore, model: ChatModel,

@@ -53,8 +53,9 @@ def run_mood(settings: Settings, args: argparse.Namespace, console: Console,
                         "y", "yes"}:
                     return EXIT_OK
             gone = timeline.forget(user)
-            # The last session's KV-cache snapshots hold the notes just removed: remade later.
-            for snapshot in sorted((settings.data_dir / "kv").glob("session-*.bin")):
+            from os1.app import conversation_snapshots
+
+            for snapshot in conversation_snapshots(settings):  # they hold the notes just removed
                 shred(snapshot)
             console.print(f"Erased {gone} mood reading(s), the voice baseline and what os1 "
                           "had noted about your feelings in past turns.")

@@ -44,16 +44,6 @@ class EmotionRead:
     scores: dict[str, float]  # the 28 label probabilities, rounded
     unknown: str = ""  # "", or why the text was not read ("not English", "no words")
 
-    @property
-    def top(self) -> str:
-        return self.labels[0] if self.labels else "unknown"
-
-    def as_json(self) -> dict[str, object]:
-        return {"labels": list(self.labels), "ekman": list(self.ekman),
-                "sentiment": self.sentiment, "valence": round(self.valence, 3),
-                "arousal": round(self.arousal, 3), "confidence": round(self.confidence, 3),
-                "unknown": self.unknown}
-
 
 @dataclass(frozen=True, eq=False)
 class Analysis:
@@ -202,7 +192,3 @@ def describe(read: EmotionRead) -> str:
     if read.unknown:
         return f"unknown ({read.unknown})"
     return ", ".join(read.labels)
-
-
-def metadata_json(reader: EmotionReader) -> str:
-    return json.dumps(reader.metadata, sort_keys=True)

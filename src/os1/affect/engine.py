@@ -123,10 +123,6 @@ class AffectEngine:
     def reader(self) -> EmotionReader:
         return self._loaded()[0]
 
-    @property
-    def chooser(self) -> StrategyChooser:
-        return self._loaded()[1]
-
     def trend(self, user: User, today: date) -> MoodTrend:
         return trend_of(self.timeline.days(user, today - timedelta(days=21), today), today)
 

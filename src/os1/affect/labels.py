@@ -93,8 +93,6 @@ class DailyDialogLabels:
     """DailyDialog's one emotion per utterance: 0 none, 1 anger, 2 disgust, 3 fear, 4 happiness,
     5 sadness, 6 surprise; read off os1's Ekman head."""
 
-    NAMES: tuple[str, ...] = ("none", "anger", "disgust", "fear", "happiness", "sadness",
-                              "surprise")
     _FROM_EKMAN: ClassVar[dict[str, int]] = {
         "anger": 1, "disgust": 2, "fear": 3, "joy": 4, "sadness": 5, "surprise": 6}
 
