@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from os1.affect.engine import AffectEngine, Audio, TurnAffect
 from os1.affect.errors import AffectError
@@ -54,6 +55,19 @@ class _Session:
     last_strategy: str | None = None  # the support strategy of the previous reply
 
 
+class Delivery(Protocol):
+    """How a reply reaches the user, when that is more than printing it (a voice speaking
+    it). What the user actually received is what the conversation keeps."""
+
+    async def delivered(self) -> None:
+        """The model has finished writing: return once the user has received all of it, or
+        once it was cut off (the user spoke over it)."""
+
+    def received(self, written: str) -> tuple[str, bool]:
+        """What of ``written`` reached the user, and whether that was all of it."""
+        ...
+
+
 _Begun = tuple[_Session, list[ChatMessage], list[Notice | MemoryUsed | AffectRead]]
 
 
@@ -73,6 +87,8 @@ class Companion:
         self.affect = affect
         # Mood readings wait here for their turn to reach the database (it may be locked).
         self._moods: dict[NewTurn, TurnAffect] = {}
+        # user id → (text, note) of the last `prepare`d draft
+        self._drafts: dict[int, tuple[str, str]] = {}
         self.store = store
         self._settings = settings
         self._persona = persona
@@ -128,9 +144,10 @@ class Companion:
 
     # -- the turn --------------------------------------------------------------------
 
-    async def turn(self, user: User, text: str | bytes,
-                   audio: Audio | None = None) -> AsyncIterator[Event]:
-        """One exchange. ``audio`` is the utterance's sound when the words were spoken."""
+    async def turn(self, user: User, text: str | bytes, audio: Audio | None = None,
+                   delivery: Delivery | None = None) -> AsyncIterator[Event]:
+        """One exchange. ``audio`` is the utterance's sound when the words were spoken;
+        ``delivery``, when given, decides what of the reply is stored (what was heard)."""
         started = time.monotonic()
         cleaned = clean_input(text, self._settings.max_input_chars)
         if not cleaned.text:
@@ -150,14 +167,14 @@ class Companion:
         if self.memory is not None:
             self.memory.turn_started()
         try:
-            async for event in self._turn(user, cleaned.text, started, audio):
+            async for event in self._turn(user, cleaned.text, started, audio, delivery):
                 yield event
         finally:
             if self.memory is not None:
                 self.memory.turn_finished(user)
 
-    async def _turn(self, user: User, text: str, started: float,
-                    audio: Audio | None) -> AsyncIterator[Event]:
+    async def _turn(self, user: User, text: str, started: float, audio: Audio | None,
+                    delivery: Delivery | None) -> AsyncIterator[Event]:
         # Shielded: once the user pressed Enter, their words are stored even if they
         # press Ctrl-C a moment later.
         await self._settle()
@@ -185,6 +202,8 @@ class Companion:
                 for sentence in splitter.feed(piece):
                     yield Sentence(sentence)
             finished = True
+            if delivery is not None:
+                await delivery.delivered()
         except ModelError as exc:
             yield TurnError("model", str(exc), kept=True)
         finally:
@@ -192,6 +211,9 @@ class Companion:
             # is part of the conversation. Synchronous on purpose: awaiting in a cancelled
             # task invites a second cancellation; the write is one local INSERT.
             reply = "".join(pieces).strip()
+            if delivery is not None:  # only what was heard: a cut-off voice kept less
+                reply, whole = delivery.received(reply)
+                finished = finished and whole
             if reply:
                 session.turns.append(PromptTurn("assistant", reply))
                 self._remember(session, NewTurn(
@@ -215,6 +237,34 @@ class Companion:
         )
         yield Done(reply=reply, stats=stats)
 
+    async def prepare(self, user: User, text: str) -> None:
+        """Let the model read a turn that is probably coming, before it is said to be over:
+        the voice session calls this with the transcript so far when the user pauses. Nothing
+        is stored; if the words then change, the model simply reads the difference."""
+        session = self._sessions.get(user.id)
+        cleaned = clean_input(text, self._settings.max_input_chars).text
+        if session is None or not cleaned:  # the session loads in `history()` first
+            return
+        messages = await asyncio.to_thread(self._draft, session, cleaned, self._clock())
+        self.model.anticipate(messages)
+
+    def _draft(self, session: _Session, text: str, now: datetime) -> list[ChatMessage]:
+        """The prompt this text would get now, with the same note, changing nothing but
+        `_drafts`: if the turn then says exactly this, it reuses this note (the voice can
+        shift the strategy a little; a different note would make the model read it all
+        again, seconds of waiting)."""
+        note, _used = self._memory_note(session, text, now)
+        if self.affect is not None:
+            replies = sum(1 for t in session.turns if t.role == "assistant")
+            with contextlib.suppress(Exception):  # a draft only: the turn reports errors
+                affect = self.affect.read_turn(
+                    session.user, text, previous=session.last_strategy, turn_index=replies,
+                    now=now)
+                note = "\n".join(part for part in (note, affect.note()) if part)
+        self._drafts[session.user.id] = (text, note)
+        return build_messages(self._persona, session.turns, PromptTurn("user", text, note),
+                              self._bound)
+
     # -- remembering -----------------------------------------------------------------
 
     def _begin(self, user: User, text: str, now: datetime, audio: Audio | None) -> _Begun:
@@ -230,6 +280,9 @@ class Companion:
         if affect is not None:
             notices.append(_affect_event(affect))
             note = "\n".join(part for part in (note, affect.note()) if part)
+        drafted = self._drafts.pop(user.id, None)
+        if drafted is not None and drafted[0] == text:
+            note = drafted[1]  # the prompt the model has already read (see `prepare`)
         current = PromptTurn("user", text, note)
         messages = build_messages(self._persona, session.turns, current, self._bound)
         session.turns.append(current)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -32,6 +33,7 @@ from os1.llm.base import (
 )
 from os1.llm.model_files import check_gguf_file
 
+log = logging.getLogger(__name__)
 _END = object()
 _CONVERSATION_SLOT = 0
 _BACKGROUND_SLOT = 1
@@ -102,6 +104,9 @@ class EmbeddedModel:
         # behind them; llama.cpp batches both slots together while both are busy.
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-llama-bg")
         self._closed = False
+        # The newest anticipated prompt not yet read (see `anticipate`).
+        self._guess: list[ChatMessage] | None = None
+        self._guess_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -136,19 +141,33 @@ class EmbeddedModel:
         return response.status_code == 200
 
     def anticipate(self, messages: Sequence[ChatMessage]) -> None:
-        """Read the next prompt's opening (the reply's end and the next user turn's header)
-        now, so the next turn only reads the user's own words. Queued on the one worker:
-        if the user is faster, their turn simply waits for this short job."""
+        """Read a prompt that is probably coming (the next turn's opening; in a voice turn,
+        the words so far) now, so the real turn only reads what changed. Queued on the one
+        worker; only the newest waits there: a newer guess replaces a queued one, and a real
+        request drops it (a running one finishes: llama.cpp cannot stop a prompt read)."""
         if self._closed:
             return
-        request = self._request(messages, GenerationOptions(max_tokens=0), stream=False)
+        with self._guess_lock:
+            queued = self._guess is not None
+            self._guess = list(messages)
+        if queued:
+            return
 
         def work() -> None:
+            with self._guess_lock:
+                guess, self._guess = self._guess, None
+            if guess is None:  # a real request came first
+                return
+            request = self._request(guess, GenerationOptions(max_tokens=0), stream=False)
             # Only an optimisation: if it fails, the next turn reads this part itself.
             with contextlib.suppress(Exception):
-                self._server.handle_chat_completions(request)
+                _log_timings("anticipated", self._server.handle_chat_completions(request))
 
         self._executor.submit(work)
+
+    def _drop_guess(self) -> None:
+        with self._guess_lock:
+            self._guess = None
 
     async def warm(self, system_prompt: str) -> None:
         """Make the first reply fast: restore a KV snapshot, or make the persona's once."""
@@ -195,6 +214,7 @@ class EmbeddedModel:
 
         def on_chunk(chunk: Any) -> bool:
             deliver(chunk)
+            _log_timings("reply", chunk)
             return stop.is_set()  # True tells llama.cpp to stop generating
 
         def work() -> None:
@@ -212,6 +232,7 @@ class EmbeddedModel:
             finally:
                 deliver(_END)
 
+        self._drop_guess()
         self._executor.submit(work)
         try:
             while True:
@@ -283,6 +304,15 @@ class EmbeddedModel:
         self._background.shutdown(wait=True, cancel_futures=True)
         # Dropping the server joins llama.cpp's loop thread and frees the weights.
         del self._server
+
+
+def _log_timings(what: str, result: object) -> None:
+    """How much of a prompt came from the KV cache: the first thing to look at when a first
+    token is slow (`OS1_LOG_LEVEL=DEBUG` or logging's own configuration)."""
+    if log.isEnabledFor(logging.DEBUG) and isinstance(result, dict) and result.get("timings"):
+        timings = result["timings"]
+        log.debug("%s: prompt %s tokens cached, %s read in %.0f ms", what,
+                  timings.get("cache_n"), timings.get("prompt_n"), timings.get("prompt_ms", 0))
 
 
 def _error_text(result: object) -> str:
