@@ -76,6 +76,11 @@ class Settings:
         metadata={"help": "remember across conversations (off: nothing is stored as memory "
                   "or recalled)"},
     )
+    voice: str = field(
+        default="joe",
+        metadata={"help": "os1's speaking voice: joe (Piper, default), slt (Festival, "
+                  "female) or espeak"},
+    )
     affect: bool = field(
         default=True,
         metadata={"help": "read the feeling in your messages to answer with care, and keep a "
