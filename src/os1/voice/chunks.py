@@ -1,0 +1,58 @@
+"""What to hand the voice, and when: whole sentences, except the very first piece.
+
+The first audio is what the user waits for, so the first piece goes as soon as it is a
+phrase of its own: a sentence, or a clause ending in a comma, colon, semicolon or dash
+after at least two words ("Oh no," / "Welcome home,"). After that, whole sentences: Piper
+phrases a sentence better than its fragments, and it is far ahead of playback by then.
+"""
+
+from __future__ import annotations
+
+import re
+
+from os1.sentences import SentenceSplitter
+
+_CLAUSE = re.compile(r"[,;:—–]\s")
+_FIRST_CLAUSE_WORDS = 2
+# Markdown the model may write that nobody should hear read aloud.
+_UNSPOKEN = re.compile(r"[*_#`~>|]+")
+
+
+class SpeechChunker:
+    def __init__(self) -> None:
+        self._sentences = SentenceSplitter()
+        self._first_pending = True
+        self._held = ""  # text of the first sentence not yet sent
+
+    def feed(self, piece: str) -> list[str]:
+        out: list[str] = []
+        if self._first_pending:
+            self._held += piece
+            match = _CLAUSE.search(self._held)
+            done = self._sentences.feed(piece)
+            if done:  # a whole sentence arrived first
+                self._first_pending = False
+                self._held = ""
+                return [spoken(s) for s in done if spoken(s)]
+            if match and len(self._held[: match.start()].split()) >= _FIRST_CLAUSE_WORDS:
+                first = self._held[: match.end()]
+                self._first_pending = False
+                # The splitter holds the same text; drop the part already spoken from it.
+                self._sentences = SentenceSplitter()
+                rest = self._held[match.end():]
+                self._held = ""
+                out.append(spoken(first))
+                out.extend(spoken(s) for s in self._sentences.feed(rest))
+                return [text for text in out if text]
+            return []
+        return [text for s in self._sentences.feed(piece) if (text := spoken(s))]
+
+    def flush(self) -> list[str]:
+        rest = self._sentences.flush()
+        self._held = ""
+        return [text] if rest and (text := spoken(rest)) else []
+
+
+def spoken(text: str) -> str:
+    """Text as it should be said: markdown marks and stray whitespace gone."""
+    return " ".join(_UNSPOKEN.sub("", text).split())
