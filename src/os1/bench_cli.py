@@ -30,11 +30,18 @@ def add_bench_parser(verbs: Any) -> None:
     affect.add_argument("--esconv", type=Path, metavar="DIR",
                         help="ESConv folder with test.jsonl (and train.jsonl for the baseline)")
     affect.add_argument("--json", action="store_true", help="print JSON only")
+    voice = kinds.add_parser("voice", help="voice-to-voice latency, word error rate and "
+                             "barge-in, with synthesised speech played in real time")
+    voice.add_argument("--model", default="default", help="default, fast, or a .gguf path")
+    voice.add_argument("--turns", type=int, default=8, help="turns before the barge-in (1-8)")
+    voice.add_argument("--json", action="store_true", help="print JSON only")
 
 
 def run_bench(args: argparse.Namespace, console: Console, errors: Console) -> int:
     if args.bench == "affect":
         return _run_affect(args, console, errors)
+    if args.bench == "voice":
+        return _run_voice(args, console, errors)
     return _run_memory(args, console, errors)
 
 
@@ -62,6 +69,24 @@ def _run_affect(args: argparse.Namespace, console: Console, errors: Console) -> 
         print()
     else:
         console.print_json(json.dumps(results))
+    return 0
+
+
+def _run_voice(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    import asyncio
+
+    from os1.voice.benchmark import SCRIPT, run_voice_bench
+
+    if not 1 <= args.turns <= len(SCRIPT):
+        errors.print(f"[red]--turns must be between 1 and {len(SCRIPT)}[/red]")
+        return 2
+    say = (lambda text: errors.print(f"[dim]{text}[/dim]")) if args.json else console.print
+    results = asyncio.run(run_voice_bench(args.model, args.turns, say))
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    else:
+        console.print_json(json.dumps({k: v for k, v in results.items() if k != "rows"}))
     return 0
 
 

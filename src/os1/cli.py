@@ -27,6 +27,7 @@ from os1.llm.base import ModelError
 from os1.memory.cli import add_memory_parser, run_memory
 from os1.memory.errors import MemoryError_
 from os1.store.base import StorageError
+from os1.voice.cli import add_voice_parser, run_voice
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_memory_parser(verbs)
     add_mood_parser(verbs)
+    add_voice_parser(verbs)
     add_bench_parser(verbs)
     return parser
 
@@ -84,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mood(resolved.settings, args, console, errors)
         if args.verb == "memory":
             return run_memory(resolved.settings, args, console, errors)
+        if args.verb == "voice":
+            return run_voice(resolved.settings, args, console, errors)
         if args.verb == "bench":
             return run_bench(args, console, errors)
         return _chat(resolved.settings, args, console, errors)
