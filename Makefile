@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench bench-chat bench-memory bench-affect train-emotion train-chat-gate \
+.PHONY: run test lint bench bench-chat bench-memory bench-affect bench-voice train-emotion \
+	train-chat-gate \
 	train-strategy \
 	setup clean help
 
@@ -21,7 +22,7 @@ TRAIN_VENV  := .venv-train
 help:
 	@echo "make run    set up (first time: a few minutes) and talk with os1"
 	@echo "make test   install the test tools and run the whole suite"
-	@echo "make bench  measure chat latency, memory and affect (LOCOMO=…, GOEMOTIONS=…, …)"
+	@echo "make bench  measure chat latency, memory, affect and voice (LOCOMO=…, GOEMOTIONS=…, …)"
 	@echo "make train-emotion, then train-chat-gate and train-strategy: rebuild the affect models"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -52,7 +53,7 @@ lint: $(TSTAMP)
 test: $(TSTAMP) lint
 	$(BIN)/pytest
 
-bench: bench-chat bench-memory bench-affect
+bench: bench-chat bench-memory bench-affect bench-voice
 
 bench-chat: $(STAMP)
 	$(BIN)/python bench/chat_latency.py --write docs/benchmarks.md
@@ -66,6 +67,10 @@ bench-affect: $(STAMP)
 	@test -d "$(GOEMOTIONS)" || { echo "No GoEmotions folder at $(GOEMOTIONS): run make bench-affect GOEMOTIONS=DIR DAILYDIALOG=DIR ESCONV=DIR"; exit 1; }
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/affect.py --goemotions $(GOEMOTIONS) \
 		--dailydialog $(DAILYDIALOG) --esconv $(ESCONV) --write docs/benchmarks.md
+
+bench-voice: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/voice.py --model default --write docs/benchmarks.md
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/voice.py --model fast --write docs/benchmarks.md
 
 # Training needs PyTorch, which the product does not: it gets a venv of its own.
 $(TRAIN_VENV)/.installed: $(STAMP) requirements.lock

@@ -229,6 +229,18 @@ def test_pause_resume_and_discard() -> None:
     assert not queue.pull(300).any()
 
 
+def test_discard_ends_a_pause() -> None:
+    """After a barge-in the reply is dropped; the next one must play, not wait paused."""
+    queue = PlaybackQueue()
+    queue.push(np.ones(300, dtype=np.float32))
+    queue.pull(100)
+    queue.pause()
+    queue.discard()
+    queue.push(np.full(200, 0.5, dtype=np.float32))
+    assert queue.pull(200).all()
+    assert queue.position() == 300 == queue.queued_until()
+
+
 def test_playing_level_is_what_sounds_now() -> None:
     queue = PlaybackQueue(latency=600)  # two 300-sample blocks between handing and hearing
     queue.push(np.full(600, 0.5, dtype=np.float32))

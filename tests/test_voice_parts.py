@@ -40,23 +40,46 @@ def test_backchannels(text: str, backchannel: bool) -> None:
     assert is_backchannel(text) is backchannel
 
 
+def speak_into(gate: EchoGate, echo: float, playing: float, frames: int = 100) -> None:
+    for frame in range(frames):  # os1 talks; the microphone hears only its echo
+        gate.observe(echo, playing, calibrating=frame < EchoGate.calibration_frames)
+
+
 def test_the_echo_gate_learns_the_room_and_still_lets_the_user_in() -> None:
     gate = EchoGate(margin=2.0)
     playing = 0.2
     echo = 0.6 * playing  # loud speakers beside the microphone
-    for _ in range(100):  # os1 talks; the microphone hears only its echo
-        assert not gate.allows(echo, playing)
-        gate.observe(echo, playing)
+    speak_into(gate, echo, playing)
     assert 0.5 < gate.coupling < 0.7
+    assert not gate.allows(echo, playing)
     assert not gate.allows(echo * 1.3, playing)  # a louder echo peak is still echo
     assert gate.allows(echo + 0.25, playing)  # the user speaking over it gets through
 
 
+def test_an_echo_louder_than_the_first_guess_is_learnt_before_it_can_cut_in() -> None:
+    gate = EchoGate(margin=2.0)
+    playing, echo = 0.2, 0.3  # the echo is 1.5 x the playback level
+    speak_into(gate, echo, playing, frames=EchoGate.calibration_frames)
+    assert not gate.allows(echo, playing)
+    speak_into(gate, echo, playing)
+    assert not gate.allows(echo * 1.2, playing)
+
+
+def test_a_user_who_murmured_under_the_gate_still_gets_in_by_speaking_up() -> None:
+    gate = EchoGate(margin=2.0)
+    speak_into(gate, 0.02, 0.2)  # a quiet room: the coupling sinks
+    murmur = 0.9 * gate.margin * gate.coupling * 0.2
+    for _ in range(10):  # the user murmurs under the gate for 0.3 s
+        gate.observe(murmur, 0.2, calibrating=False)
+    assert gate.allows(2 * murmur, 0.2)
+
+
 def test_with_headphones_the_gate_opens_for_quiet_speech() -> None:
     gate = EchoGate(margin=2.0)
-    for _ in range(100):
-        gate.observe(0.0005, 0.2)  # nothing of os1's voice reaches the microphone
-    assert gate.allows(0.02, 0.2)
+    speak_into(gate, 0.0005, 0.2, frames=30)  # nothing of os1's voice reaches the mic
+    assert gate.allows(0.1, 0.2)  # a normal voice gets in at once
+    speak_into(gate, 0.0005, 0.2, frames=300)  # ten seconds on: the gate has sunk
+    assert gate.allows(0.02, 0.2)  # a quiet one too
     assert gate.allows(0.001, 0.0)  # nothing playing: no gate at all
 
 
@@ -194,6 +217,29 @@ def test_a_cut_off_reply_keeps_the_words_that_were_heard() -> None:
     reply.cut_at = None
     reply.heard_all.set()
     assert reply.heard("All of it.") == ("All of it.", True)
+
+
+def test_a_reply_cut_just_after_its_last_word_is_whole() -> None:
+    reply = _Reply(TurnTimings())
+    reply.pieces = [_Piece("Sleep well.", 0, 100)]
+    reply.cut_at = 100
+    assert reply.heard("Sleep well. And") == ("Sleep well.", False)  # more was written
+    reply.finish_text()  # the model had finished and every piece was spoken
+    reply.texts.get_nowait()
+    assert reply.heard("Sleep well.") == ("Sleep well.", True)
+
+
+def test_pausing_a_sink_whose_speech_has_not_begun() -> None:
+    clock = Clock()
+    sink = FileSink(rate=100, clock=clock)
+    sink.start()
+    sink.play(np.ones(100, np.float32))
+    sink.pause()  # at the very sample it was queued
+    clock.t = 1.0
+    sink.discard()  # ends the pause too
+    sink.play(np.ones(50, np.float32))
+    clock.t = 2.0
+    assert sink.position() == 50
 
 
 @pytest.mark.parametrize(("looped", "clean"), [

@@ -226,7 +226,8 @@ async def test_os1_does_not_cut_itself_off_on_its_own_echo(
     async with Talk(companion, settings, transcriber, voice, source, sink) as talk:
         source.say(said("Tell me about your favourite place by the sea."))
         _, reply = await talk.wait(Replied)
-        assert not reply.interrupted  # heard all the way through its own echo
+        kinds = [type(event).__name__ for event in talk.events]
+        assert not reply.interrupted, kinds  # heard all the way through its own echo
         assert not [e for e in talk.events if isinstance(e, CutOff)]
         await talk.wait(UserSaid)
         mark = len(talk.events)

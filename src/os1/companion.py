@@ -87,8 +87,10 @@ class Companion:
         self.affect = affect
         # Mood readings wait here for their turn to reach the database (it may be locked).
         self._moods: dict[NewTurn, TurnAffect] = {}
-        # user id → (text, note) of the last `prepare`d draft
-        self._drafts: dict[int, tuple[str, str]] = {}
+        # user id → (turns begun, text, note) of the last `prepare`d draft, and turns begun (a
+        # draft finished after its turn began must not be used for a later one)
+        self._drafts: dict[int, tuple[int, str, str]] = {}
+        self._begun: dict[int, int] = {}
         self.store = store
         self._settings = settings
         self._persona = persona
@@ -245,10 +247,13 @@ class Companion:
         cleaned = clean_input(text, self._settings.max_input_chars).text
         if session is None or not cleaned:  # the session loads in `history()` first
             return
-        messages = await asyncio.to_thread(self._draft, session, cleaned, self._clock())
-        self.model.anticipate(messages)
+        begun = self._begun.get(user.id, 0)
+        messages = await asyncio.to_thread(self._draft, session, cleaned, self._clock(), begun)
+        if messages is not None and self._begun.get(user.id, 0) == begun:
+            self.model.anticipate(messages)
 
-    def _draft(self, session: _Session, text: str, now: datetime) -> list[ChatMessage]:
+    def _draft(self, session: _Session, text: str, now: datetime,
+               begun: int) -> list[ChatMessage] | None:
         """The prompt this text would get now, with the same note, changing nothing but
         `_drafts`: if the turn then says exactly this, it reuses this note (the voice can
         shift the strategy a little; a different note would make the model read it all
@@ -261,7 +266,9 @@ class Companion:
                     session.user, text, previous=session.last_strategy, turn_index=replies,
                     now=now)
                 note = "\n".join(part for part in (note, affect.note()) if part)
-        self._drafts[session.user.id] = (text, note)
+        if self._begun.get(session.user.id, 0) != begun:
+            return None  # a turn began meanwhile: this guess is stale
+        self._drafts[session.user.id] = (begun, text, note)
         return build_messages(self._persona, session.turns, PromptTurn("user", text, note),
                               self._bound)
 
@@ -270,6 +277,8 @@ class Companion:
     def _begin(self, user: User, text: str, now: datetime, audio: Audio | None) -> _Begun:
         """Store the user's turn and compose the prompt (in a worker thread)."""
         session = self._session(user)
+        begun = self._begun.get(user.id, 0)
+        self._begun[user.id] = begun + 1
         notices: list[Notice | MemoryUsed | AffectRead] = [*self._save_unsaved(session)]
         # The note holds what memory and the affect engine add to this turn; it is stored with
         # the turn so the prompt's prefix stays cached later. (No time-of-day note: it made the
@@ -281,8 +290,8 @@ class Companion:
             notices.append(_affect_event(affect))
             note = "\n".join(part for part in (note, affect.note()) if part)
         drafted = self._drafts.pop(user.id, None)
-        if drafted is not None and drafted[0] == text:
-            note = drafted[1]  # the prompt the model has already read (see `prepare`)
+        if drafted is not None and drafted[:2] == (begun, text):
+            note = drafted[2]  # the prompt the model has already read (see `prepare`)
         current = PromptTurn("user", text, note)
         messages = build_messages(self._persona, session.turns, current, self._bound)
         session.turns.append(current)

@@ -106,6 +106,7 @@ class EmbeddedModel:
         self._closed = False
         # The newest anticipated prompt not yet read (see `anticipate`).
         self._guess: list[ChatMessage] | None = None
+        self._guess_queued = False  # a job that will read `_guess` waits on the worker
         self._guess_lock = threading.Lock()
 
     @property
@@ -148,14 +149,15 @@ class EmbeddedModel:
         if self._closed:
             return
         with self._guess_lock:
-            queued = self._guess is not None
             self._guess = list(messages)
-        if queued:
-            return
+            if self._guess_queued:  # the queued job will take this newer guess
+                return
+            self._guess_queued = True
 
         def work() -> None:
             with self._guess_lock:
                 guess, self._guess = self._guess, None
+                self._guess_queued = False
             if guess is None:  # a real request came first
                 return
             request = self._request(guess, GenerationOptions(max_tokens=0), stream=False)

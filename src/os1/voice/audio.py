@@ -70,8 +70,9 @@ def read_wav(path: Path) -> Clip:
     except FileNotFoundError:
         raise AudioFormatError(f"{path} does not exist") from None
     except (wave.Error, EOFError) as exc:
+        detail = f" ({exc})" if str(exc) else ""
         raise AudioFormatError(
-            f"{path} is not a PCM WAV file ({exc}); convert it first, e.g. "
+            f"{path} is not a PCM WAV file{detail}; convert it first, e.g. "
             f"`ffmpeg -i {path.name} -ar 16000 -ac 1 out.wav`") from None
     if width == 3:  # 24-bit: widen to 32 by putting each sample in the top three bytes
         data = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
@@ -133,7 +134,7 @@ class AudioSink(Protocol):
     def resume(self) -> None: ...
 
     def discard(self) -> None:
-        """Drop whatever was queued and not yet heard."""
+        """Drop whatever was queued and not yet heard, and end a pause."""
 
     def playing_level(self) -> float:
         """RMS of what is sounding right now (0 when silent): the echo gate's reference."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from os1.voice.session import (
     VoiceEvent,
     VoiceSession,
 )
+from os1.voice.stt import Transcriber
+from os1.voice.tts import SpeechVoice
 from os1.voice.wakeword import PHRASES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -85,9 +88,8 @@ async def _talk(settings: Settings, args: argparse.Namespace, samples: Any,
     from os1.app import close_companion
     from os1.cli import _prepare
     from os1.system_packages import MissingSystemPackage
-    from os1.terminal.chat import AFFECT_DISCLOSURE
     from os1.voice.devices import NoAudioDevice
-    from os1.voice.stt import SpeechToTextError, Transcriber
+    from os1.voice.stt import SpeechToTextError
     from os1.voice.tts import SpeechError, load_voice
 
     try:
@@ -96,47 +98,69 @@ async def _talk(settings: Settings, args: argparse.Namespace, samples: Any,
     except (SpeechError, NoAudioDevice, MissingSystemPackage, ValueError) as exc:
         errors.print(f"[red]{exc}[/red]")
         return EXIT_FAILED
-    transcriber = Transcriber()
+    rig = _Rig(Transcriber(), voice, source, sink, wake)
     companion = await _prepare(settings, errors)
     try:
-        with errors.status("Loading speech recognition and the voice…"):
-            await asyncio.to_thread(transcriber.warm)
-            await asyncio.to_thread(voice.warm)
-        user = await asyncio.to_thread(companion.store.user, settings.user_name)
-        if args.new:
-            await companion.new_conversation(user)
-        if settings.affect:
-            errors.print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
-        session = VoiceSession(companion, user, transcriber, voice, source, sink,
-                               on_event=lambda event: _show(event, console, errors),
-                               wake=wake)
-        if samples is None:
-            errors.print("[dim]Listening… speak any time; talk over os1 to interrupt it. "
-                         "Ctrl-C ends.[/dim]")
-        extra = await _start_push_to_talk(source, errors) if args.push_to_talk else None
-        try:
-            headless = getattr(source, "exhausted", None)
-            await session.run(until_idle=(lambda: bool(source.exhausted))
-                              if headless is not None else None)
-        except (NoAudioDevice, SpeechToTextError, SpeechError) as exc:
-            errors.print(f"[red]{exc}[/red]")
-            return EXIT_FAILED
-        finally:
-            if extra is not None:
-                extra.cancel()
-        if args.output is not None:
-            from os1.voice.files import FileSink
-
-            assert isinstance(sink, FileSink)
-            write_wav(args.output, sink.timeline(), sink.rate)
-            errors.print(f"[dim]os1's voice written to {args.output}[/dim]")
-        return EXIT_OK
+        return await _converse(companion, settings, args, rig, console, errors)
+    except (NoAudioDevice, SpeechToTextError, SpeechError, MissingSystemPackage) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
     finally:
+        if args.output is not None:  # even after Ctrl-C: what was said so far is kept
+            _write_output(sink, args.output, errors)
         with contextlib.suppress(Exception):
             close = getattr(sink, "close", None)
             if close is not None:
                 close()
         await close_companion(companion)
+
+
+@dataclass(frozen=True)
+class _Rig:
+    """What the session hears and speaks with."""
+
+    transcriber: Transcriber
+    voice: SpeechVoice
+    source: Any  # AudioSource
+    sink: Any  # AudioSink
+    wake: Any  # WakeWordGate | None
+
+
+async def _converse(companion: Any, settings: Settings, args: argparse.Namespace, rig: _Rig,
+                    console: Console, errors: Console) -> int:
+    from os1.terminal.chat import AFFECT_DISCLOSURE
+
+    source = rig.source
+    with errors.status("Loading speech recognition and the voice…"):
+        await asyncio.to_thread(rig.transcriber.warm)
+        await asyncio.to_thread(rig.voice.warm)
+    user = await asyncio.to_thread(companion.store.user, settings.user_name)
+    if args.new:
+        await companion.new_conversation(user)
+    if settings.affect:
+        errors.print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
+    session = VoiceSession(companion, user, rig.transcriber, rig.voice, source, rig.sink,
+                           on_event=lambda event: _show(event, console, errors),
+                           wake=rig.wake)
+    if args.input is None:
+        errors.print("[dim]Listening… speak any time; talk over os1 to interrupt it. "
+                     "Ctrl-C ends.[/dim]")
+    toggler = await _start_push_to_talk(source, errors) if args.push_to_talk else None
+    try:
+        headless = getattr(source, "exhausted", None) is not None
+        await session.run(until_idle=(lambda: bool(source.exhausted)) if headless else None)
+    finally:
+        if toggler is not None:
+            toggler.cancel()
+    return EXIT_OK
+
+
+def _write_output(sink: Any, path: Path, errors: Console) -> None:
+    from os1.voice.files import FileSink
+
+    if isinstance(sink, FileSink):
+        write_wav(path, sink.timeline(), sink.rate)
+        errors.print(f"[dim]os1's voice written to {path}[/dim]")
 
 
 def _devices(args: argparse.Namespace, samples: Any, rate: int) -> tuple[Any, Any, Any]:

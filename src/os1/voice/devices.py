@@ -380,10 +380,12 @@ class PlaybackQueue:
             self._paused = False
 
     def discard(self) -> None:
+        """Drop what waits, and end a pause: the next speech plays at once."""
         with self._lock:
             self._chunks.clear()
             self._offset = 0
             self._waiting = 0
+            self._paused = False
 
     def playing_level(self) -> float:
         """RMS of the block at the loudspeaker now (handed `latency` samples ago)."""

@@ -145,7 +145,7 @@ class FileSink:
             self._heard.append((item.start, item.samples[:cut]))
             item.samples = item.samples[cut:]
         if self._queue:
-            item.start = now
+            self._queue[0].start = now
         self._paused_at = now
 
     def resume(self) -> None:

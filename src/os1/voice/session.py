@@ -149,9 +149,13 @@ class _Reply:
             self.texts.put_nowait(None)
 
     def heard(self, written: str) -> tuple[str, bool]:
-        if self.cut_at is None and self.heard_all.is_set():
-            return written, True
-        position = self.cut_at if self.cut_at is not None else 0
+        """What of ``written`` the user heard, and whether that was all of it."""
+        if self.cut_at is None:
+            return written, True  # the voice task saw it through (or it is still going)
+        all_spoken = self.written_done and self.texts.empty()
+        if all_spoken and (not self.pieces or self.cut_at >= self.pieces[-1].end):
+            return written, True  # cut off just after its last word
+        position = self.cut_at
         said: list[str] = []
         for piece in self.pieces:
             if piece.end <= position:
@@ -172,8 +176,9 @@ class _Reply:
 class _Delivery:
     """The companion's side of a spoken reply (see `companion.Delivery`)."""
 
-    def __init__(self, reply: _Reply) -> None:
+    def __init__(self, reply: _Reply, cut: Callable[[_Reply], None]) -> None:
         self._reply = reply
+        self._cut = cut
 
     async def delivered(self) -> None:
         log.debug("the model finished writing; waiting for the voice")
@@ -182,6 +187,10 @@ class _Delivery:
         log.debug("the reply was heard (or cut off)")
 
     def received(self, written: str) -> tuple[str, bool]:
+        # Asked once the turn is over. If the voice has not seen it through (a model error,
+        # a cancelled turn), it stops here: what is stored is what had sounded by now.
+        if not self._reply.heard_all.is_set():
+            self._cut(self._reply)
         return self._reply.heard(written)
 
 
@@ -217,6 +226,8 @@ class VoiceSession:
         self._echo = EchoGate(self.rules.echo_margin)
         self._reply: _Reply | None = None
         self._stopping = False
+        self._paused = False  # the sink is paused (speech over os1, not yet decided)
+        self._last_position = 0
 
     def stop(self) -> None:
         """End the session after the current frame (Ctrl-C, a closed socket)."""
@@ -247,20 +258,24 @@ class VoiceSession:
     async def _answer(self, transcript: Transcript, audio: np.ndarray,
                       timings: TurnTimings) -> None:
         await self._end_reply(cut=True)  # one reply at a time
+        if self._paused:  # paused for a reply that has ended since: play the next at once
+            self._discard()
         reply = _Reply(timings)
         self._reply = reply
         reply.voice_task = asyncio.create_task(self._speak(reply))
         reply.model_task = asyncio.create_task(self._think(reply, transcript.text, audio))
+        await asyncio.sleep(0)  # let the turn begin (store the words) before anything cuts it
 
     async def _think(self, reply: _Reply, text: str, audio: np.ndarray) -> None:
-        final = ""
+        final = written = ""
         interrupted = True
         try:
             async for event in self.companion.turn(self.user, text, Audio(audio, RATE),
-                                                   _Delivery(reply)):
+                                                   _Delivery(reply, self._cut)):
                 if isinstance(event, AffectRead):
                     reply.prosody = prosody_for(event.emotions, event.valence, event.arousal)
                 elif isinstance(event, Token):
+                    written += event.text
                     if not reply.timings.first_token:
                         reply.timings.first_token = self._clock()
                     for piece in reply.chunker.feed(event.text):
@@ -274,7 +289,10 @@ class VoiceSession:
         finally:
             reply.finish_text()
             if interrupted:  # no Done: cut off, or an error; what was heard is stored
-                final, _ = reply.heard("")
+                self._cut(reply)
+                if reply.voice_task is not None and not reply.voice_task.done():
+                    reply.voice_task.cancel()
+                final, _ = reply.heard(written.strip())
             self._emit(Replied(final, interrupted, reply.timings))
             if self._reply is reply:
                 self._reply = None
@@ -310,6 +328,7 @@ class VoiceSession:
         except Exception as exc:  # a voice that fails must not take the conversation down
             log.exception("speaking failed")
             self._emit(Problem(f"os1 could not speak: {exc}"))
+            self._cut(reply)  # what was not heard is not stored
         finally:
             reply.heard_all.set()
 
@@ -320,19 +339,40 @@ class VoiceSession:
 
     def _pause_reply(self) -> bool:
         reply = self._reply
-        if reply is None or reply.paused:
+        if reply is None or self._paused:
             return False
-        reply.paused = True
+        self._paused = reply.paused = True
         self.sink.pause()
         log.debug("os1's voice paused: the user is speaking")
         return True
 
     def _resume_reply(self) -> None:
+        if not self._paused:
+            return
         reply = self._reply
-        if reply is not None and reply.paused and reply.cut_at is None:
-            reply.paused = False
+        if reply is not None and reply.cut_at is None:
+            self._paused = reply.paused = False
             self.sink.resume()
             log.debug("os1's voice resumed")
+        else:  # the reply it was paused for has ended meanwhile
+            self._discard()
+
+    def _position(self) -> int:
+        """The sink's position, or the last one known if the device has gone."""
+        with contextlib.suppress(Exception):
+            self._last_position = self.sink.position()
+        return self._last_position
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):  # a vanished device has nothing left to drop
+            self.sink.discard()
+        self._paused = False
+
+    def _cut(self, reply: _Reply) -> None:
+        """Stop the reply's voice where it is; what sounded until now is what was heard."""
+        if reply.cut_at is None:
+            reply.cut_at = self._position()
+            self._discard()
 
     async def _end_reply(self, *, cut: bool) -> None:
         """Cut the current reply off where the user stopped hearing it, and wait for it to
@@ -340,17 +380,23 @@ class VoiceSession:
         reply = self._reply
         if reply is None:
             return
-        if cut and reply.cut_at is None:
-            reply.cut_at = self.sink.position()
-            self.sink.discard()
+        if cut:
+            self._cut(reply)
         reply.heard_all.set()
         for task in (reply.model_task, reply.voice_task):
             if task is not None and not task.done():
                 task.cancel()
         for task in (reply.model_task, reply.voice_task):
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            if task is None:
+                continue
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # we are being cancelled ourselves (Ctrl-C): let it through
+            except Exception:
+                log.exception("a reply task failed")
         if self._reply is reply:
             self._reply = None
 
@@ -393,6 +439,7 @@ class _Listener:
         self.awake_until = 0.0
         self.speech_end = 0.0
         self.playing_levels: deque[float] = deque(maxlen=4)
+        self.playing_frames = 0  # frames os1 has been sounding without a break
 
     @property
     def idle(self) -> bool:
@@ -416,11 +463,13 @@ class _Listener:
         # The loudest of os1's voice over the last ~130 ms: a room's echo lingers.
         self.playing_levels.append(s.sink.playing_level() if playing else 0.0)
         playing_level = max(self.playing_levels)
+        self.playing_frames = self.playing_frames + 1 if playing else 0
         if self.utterance is None:
             self.preroll = [*self.preroll[-(self.preroll_frames - 1):], frame]
             if playing:
-                s._echo.observe(level, playing_level)
-                starts = (probability >= rules.barge_prob
+                calibrating = self.playing_frames <= EchoGate.calibration_frames
+                s._echo.observe(level, playing_level, calibrating=calibrating)
+                starts = (not calibrating and probability >= rules.barge_prob
                           and s._echo.allows(level, playing_level))
                 needed = rules.barge_frames
             else:

@@ -81,25 +81,42 @@ class EchoGate:
     that speech. We gate on playback: while os1 speaks, a frame may start a barge-in only if
     it is clearly louder than the echo we expect (playback level × the room's coupling).
 
-    The coupling is learnt from the frames that do not pass the gate, which during playback
-    are mostly echo: it starts high (a laptop's speakers next to its microphone) and settles
-    to what this room does; with headphones it sinks towards zero. Frames that pass are left
-    out, so the user's own voice never teaches the gate to ignore them."""
+    The coupling is learnt. The first `calibration_frames` of each spoken reply are taken
+    to be echo (people rarely cut in within a fifth of a second; barge-in waits for them), so
+    even an echo louder than the starting guess is learnt before it can cut os1 off. Later,
+    only frames that do not pass the gate teach it: a user speaking up never does, and one
+    murmuring under the gate raises it only towards their murmur, so speaking up still
+    gets them in."""
+
+    calibration_frames = 6  # ~0.2 s
 
     def __init__(self, margin: float, start: float = 0.5) -> None:
         self.margin = margin
         self.coupling = start
+        self._peak = 0.0  # the loudest echo ratio of the current calibration window
+        self._calibrating = False
 
     def allows(self, level: float, playing_level: float) -> bool:
         if playing_level <= 1e-4:
             return True
         return level > self.margin * self.coupling * playing_level
 
-    def observe(self, level: float, playing_level: float) -> None:
+    def observe(self, level: float, playing_level: float, *, calibrating: bool) -> None:
         """Learn from a frame heard while os1 was playing."""
-        if playing_level <= 1e-4 or self.allows(level, playing_level):
+        if playing_level <= 1e-4:
             return
-        ratio = level / playing_level
-        # Up quickly (an echo louder than thought must not cut os1 off), down slowly.
-        rate = 0.3 if ratio > self.coupling else 0.05
+        ratio = min(level / playing_level, 8.0)
+        if calibrating:
+            # Move quickly towards the loudest echo of this calibration window: down for
+            # headphones, up for loud speakers.
+            self._peak = max(self._peak, ratio) if self._calibrating else ratio
+            self._calibrating = True
+            self.coupling += 0.3 * (self._peak - self.coupling)
+            return
+        self._calibrating = False
+        if self.allows(level, playing_level):
+            return
+        # Up quickly, down slowly: the coupling follows the echo's peaks, not its average
+        # (peaks are what would cut os1 off).
+        rate = 0.15 if ratio > self.coupling else 0.02
         self.coupling += rate * (ratio - self.coupling)
