@@ -24,6 +24,9 @@ from os1.voice.turn_taking import EchoGate, is_backchannel, looks_finished
     ("I went to the...", False),
     ("So I was thinking about", False),
     ("My manager and", False),
+    ("That sounds nice, thank you.", True),
+    ("Yes, I did.", True),
+    ("I was talking to my.", False),
     ("I told her that,", False),
     ("Um.", False),
     ("", False),
@@ -99,6 +102,15 @@ def test_the_first_clause_is_spoken_before_its_sentence_ends() -> None:
     assert feed(SpeechChunker(), "So, what happened next?") == ["So, what happened next?"]
     assert feed(SpeechChunker(), "I **really** mean it. `Truly`.") == [
         "I really mean it.", "Truly."]
+
+
+def test_a_long_first_sentence_is_cut_where_a_speaker_would_breathe() -> None:
+    assert feed(SpeechChunker(), "Here's a simple recipe you might like to try tonight. "
+                "Enjoy it.") == ["Here's a simple recipe you might like",
+                                 "to try tonight.", "Enjoy it."]
+    # Short sentences wait for their end.
+    assert feed(SpeechChunker(), "I think you should go to bed.") == [
+        "I think you should go to bed."]
 
 
 def tone(seconds: float, rate: int, channels: int = 1) -> np.ndarray:

@@ -121,6 +121,13 @@ class Talk:
             await asyncio.sleep(0.05)
         raise AssertionError(f"no {kind.__name__} in {timeout} s; events: {self.events}")
 
+    async def speaking_a_while(self, asked: str, seconds: float) -> None:
+        """Ask for something long and wait until os1 has been answering aloud a while."""
+        mark = len(self.events)
+        self.source.say(said(asked))
+        await self.wait(Speaking, mark)
+        await self.sounded(seconds)
+
     async def sounded(self, seconds: float) -> None:
         """Wait until this much of os1's voice has sounded (from now)."""
         begun = self.sink.position()
@@ -196,10 +203,7 @@ async def test_talking_over_os1_cuts_it_off_and_keeps_what_was_heard(
         voice: PiperSpeech) -> None:
     companion = companion_for(settings, fixture_model)
     async with Talk(companion, settings, transcriber, voice) as talk:
-        talk.source.say(said("Tell me a long story about a lighthouse keeper."))
-        await talk.wait(UserSaid)
-        await talk.wait(Speaking)
-        await talk.sounded(0.8)
+        await talk.speaking_a_while("Tell me a long story about a lighthouse keeper.", 0.8)
         mark = len(talk.events)
         talk.source.say(said("Wait, stop, I have to tell you something important."))
         _, cut = await talk.wait(CutOff, mark)
@@ -230,11 +234,7 @@ async def test_os1_does_not_cut_itself_off_on_its_own_echo(
         assert not reply.interrupted, kinds  # heard all the way through its own echo
         assert not [e for e in talk.events if isinstance(e, CutOff)]
         await talk.wait(UserSaid)
-        mark = len(talk.events)
-        source.say(said("And what else do you like about it?"))
-        await talk.wait(UserSaid, mark)
-        await talk.wait(Speaking, mark)
-        await talk.sounded(0.8)
+        await talk.speaking_a_while("And what else do you like about it?", 0.8)
         mark = len(talk.events)
         source.say(np.clip(said("No wait, stop, listen to me please.") * 2.5, -1, 1))
         _, cut = await talk.wait(CutOff, mark)  # the user, louder than the echo, gets in
@@ -247,9 +247,7 @@ async def test_a_mhm_while_os1_talks_does_not_stop_it(
         voice: PiperSpeech) -> None:
     companion = companion_for(settings, fixture_model)
     async with Talk(companion, settings, transcriber, voice) as talk:
-        talk.source.say(said("Tell me a long story about a lighthouse keeper."))
-        await talk.wait(Speaking)
-        await talk.sounded(0.6)
+        await talk.speaking_a_while("Tell me a long story about a lighthouse keeper.", 0.6)
         mark = len(talk.events)
         talk.source.say(said("Yeah."))
         _, ignored = await talk.wait(Ignored, mark)

@@ -36,13 +36,12 @@ class TurnTaking:
 
 _WORD = re.compile(r"[a-z']+(?:-[a-z']+)*")
 
-# Words a finished thought rarely ends on: the speaker paused mid-sentence.
+# Words a finished thought rarely ends on, even when Whisper put a full stop after them: the
+# speaker paused mid-sentence. Only articles, conjunctions, possessives and fillers: a
+# pronoun or a verb ends sentences all the time ("Thank you." "Yes, I did.").
 CONTINUATIONS = frozenset((
     "a", "an", "the", "and", "but", "or", "so", "because", "if", "when", "while", "that",
-    "which", "who", "whose", "than", "then", "as", "of", "to", "in", "on", "at", "by", "for",
-    "from", "with", "about", "into", "like", "my", "your", "his", "her", "our", "their", "its",
-    "i", "i'm", "we", "you", "they", "is", "was", "are", "were", "am", "be", "been", "have",
-    "has", "had", "do", "does", "did", "will", "would", "can", "could", "should", "just", "um",
+    "which", "whose", "than", "of", "my", "your", "his", "her", "our", "their", "its", "um",
     "uh", "er",
 ))
 
