@@ -48,6 +48,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"{result['wer']:.3f} | |",
         f"| turns whose pause transcript was the final one | "
         f"{result['partial_transcript_reused']} of {result['turns']} | |",
+        f"| turns taken as over at a mid-sentence pause (os1 yielded, then answered) | "
+        f"{result['turns_split_at_a_pause']} | |",
         "",
         "Where the time goes (median per stage, ms):",
         "",

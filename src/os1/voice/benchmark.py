@@ -71,6 +71,19 @@ class _Log:
                 await asyncio.wait_for(self.changed.wait(), left)
 
 
+async def _answered(record: _Log, mark: int) -> tuple[str, Replied, int]:
+    """Wait for a spoken answer to what was said after ``mark``: (all that was heard, the
+    answer, how many turns the session made of it)."""
+    after = mark
+    while True:
+        index, replied = await record.wait_for(Replied, after, 180)
+        if replied.text and not replied.interrupted:
+            said = [event.text for _, event in record.events[mark:index]
+                    if isinstance(event, UserSaid)]
+            return " ".join(said), replied, len(said)
+        after = index + 1  # os1 yielded: the user went on after a pause
+
+
 def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
     """Word-level Levenshtein distance over the reference's length, summed over turns."""
     errors = total = 0
@@ -147,18 +160,19 @@ async def _converse(companion: Any, user: Any, transcriber: Transcriber, voice: 
     heard: list[str] = []
     spoken: list[str] = []
     rows: list[dict[str, Any]] = []
+    splits = 0
     try:
         await asyncio.sleep(0.5)
         for text in SCRIPT[:turns]:
             mark = len(record.events)
             source.say(clips[text])
-            _, said = await record.wait_for(UserSaid, mark, 60)
-            _, replied = await record.wait_for(Replied, mark, 180)
+            said, replied, parts = await _answered(record, mark)
+            splits += parts - 1
             spoken.append(text)
-            heard.append(said.text)
-            row = {"said": text, "heard": said.text, "reply": replied.text,
-                   "partial_reused": said.timings.partial_reused,
-                   **said.timings.breakdown_ms()}
+            heard.append(said)
+            row = {"said": text, "heard": said, "reply": replied.text,
+                   "split_in": parts, "partial_reused": replied.timings.partial_reused,
+                   **replied.timings.breakdown_ms()}
             rows.append(row)
             say(f"  v2v {row['voice_to_voice']:.0f} ms (end of turn {row['end_of_turn']:.0f}, "
                 f"stt {row['stt']:.0f}, first token {row['first_token']:.0f}, first phrase "
@@ -205,5 +219,8 @@ async def _converse(companion: Any, user: Any, transcriber: Transcriber, voice: 
         "breakdown_p50_ms": {key: median(key) for key in (
             "end_of_turn", "stt", "first_token", "first_sentence", "tts_first_audio")},
         "partial_transcript_reused": sum(1 for r in rows if r["partial_reused"]),
+        # A turn taken as over at a mid-sentence pause: os1 yielded when the user went on,
+        # and answered the rest; the latency counted is the answered part's.
+        "turns_split_at_a_pause": splits,
         "rows": rows,
     }
