@@ -63,6 +63,7 @@ class RecordingModel:
     def __init__(self, inner: ChatModel) -> None:
         self.inner = inner
         self.prompts: list[list[ChatMessage]] = []
+        self.anticipated: list[list[ChatMessage]] = []
 
     @property
     def name(self) -> str:
@@ -79,6 +80,7 @@ class RecordingModel:
         return await self.inner.structured(messages, schema, options)
 
     def anticipate(self, messages: Sequence[ChatMessage]) -> None:
+        self.anticipated.append(list(messages))
         self.inner.anticipate(messages)
 
     async def warm(self, system_prompt: str) -> None:

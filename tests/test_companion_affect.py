@@ -59,6 +59,27 @@ async def test_a_sad_message_is_read_acknowledged_and_stored(
     store.close()
 
 
+async def test_a_prepared_turn_gets_the_prompt_the_model_already_read(
+        settings: Settings, fixture_model: EmbeddedModel) -> None:
+    """The voice session prepares while the user talks: the same words reuse the draft's
+    prompt exactly (note included) and are still read and recorded; other words don't."""
+    companion, recording, store = build(settings, fixture_model)
+    user = store.user("ana")
+    await companion.history(user)  # the voice session loads the conversation first
+    await companion.prepare(user, "my divorce papers came today")
+    drafted = recording.anticipated[-1]
+    events = [e async for e in companion.turn(user, "my divorce papers came today")]
+    assert recording.prompts[-1] == drafted
+    assert "acknowledge that before anything else" in drafted[-2].content
+    assert any(isinstance(e, AffectRead) for e in events)
+    assert len(readings(settings)) == 1
+    await companion.prepare(user, "my divorce papers came today")
+    [_ async for _ in companion.turn(user, "What a lovely sunny morning!")]
+    assert recording.prompts[-1][-1].content == "What a lovely sunny morning!"
+    assert recording.prompts[-1][-2].role != "system"  # not the drafted sad note
+    store.close()
+
+
 async def test_neutral_chat_adds_no_note(settings: Settings,
                                          fixture_model: EmbeddedModel) -> None:
     companion, recording, store = build(settings, fixture_model)

@@ -173,10 +173,16 @@ class Clock:
         return self.t
 
 
-def test_the_file_sink_sounds_in_real_time_and_pauses_where_cut() -> None:
+def started_sink() -> tuple[Clock, FileSink]:
+    """A 100 Hz file sink whose timeline starts now, on a clock the test moves."""
     clock = Clock()
     sink = FileSink(rate=100, clock=clock)
     sink.start()
+    return clock, sink
+
+
+def test_the_file_sink_sounds_in_real_time_and_pauses_where_cut() -> None:
+    clock, sink = started_sink()
     sink.play(np.ones(200, np.float32))
     clock.t = 1.0
     sink.play(np.full(100, 0.5, np.float32))
@@ -193,9 +199,7 @@ def test_the_file_sink_sounds_in_real_time_and_pauses_where_cut() -> None:
 
 
 def test_a_discarded_reply_leaves_only_what_sounded() -> None:
-    clock = Clock()
-    sink = FileSink(rate=100, clock=clock)
-    sink.start()
+    clock, sink = started_sink()
     sink.play(np.ones(300, np.float32))
     clock.t = 1.5
     sink.discard()
@@ -242,9 +246,7 @@ def test_a_reply_cut_just_after_its_last_word_is_whole() -> None:
 
 
 def test_pausing_a_sink_whose_speech_has_not_begun() -> None:
-    clock = Clock()
-    sink = FileSink(rate=100, clock=clock)
-    sink.start()
+    clock, sink = started_sink()
     sink.play(np.ones(100, np.float32))
     sink.pause()  # at the very sample it was queued
     clock.t = 1.0

@@ -68,6 +68,16 @@ class Delivery(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """A prompt `prepare` had the model read: reused if the turn then says exactly this."""
+
+    begun: int  # turns begun for the user when it was drafted
+    text: str
+    note: str
+    used: tuple[MemoryUsed, ...]
+
+
 _Begun = tuple[_Session, list[ChatMessage], list[Notice | MemoryUsed | AffectRead]]
 
 
@@ -87,9 +97,9 @@ class Companion:
         self.affect = affect
         # Mood readings wait here for their turn to reach the database (it may be locked).
         self._moods: dict[NewTurn, TurnAffect] = {}
-        # user id → (turns begun, text, note) of the last `prepare`d draft, and turns begun (a
-        # draft finished after its turn began must not be used for a later one)
-        self._drafts: dict[int, tuple[int, str, str]] = {}
+        # user id → the last `prepare`d draft, and turns begun per user (a draft finished
+        # after its turn began must not be used for a later one)
+        self._drafts: dict[int, _Draft] = {}
         self._begun: dict[int, int] = {}
         self.store = store
         self._settings = settings
@@ -258,17 +268,11 @@ class Companion:
         `_drafts`: if the turn then says exactly this, it reuses this note (the voice can
         shift the strategy a little; a different note would make the model read it all
         again, seconds of waiting)."""
-        note, _used = self._memory_note(session, text, now)
-        if self.affect is not None:
-            replies = sum(1 for t in session.turns if t.role == "assistant")
-            with contextlib.suppress(Exception):  # a draft only: the turn reports errors
-                affect = self.affect.read_turn(
-                    session.user, text, previous=session.last_strategy, turn_index=replies,
-                    now=now)
-                note = "\n".join(part for part in (note, affect.note()) if part)
+        note, used = self._memory_note(session, text, now)
+        note = _with_affect(note, self._read_affect(session, text, now, None))
         if self._begun.get(session.user.id, 0) != begun:
             return None  # a turn began meanwhile: this guess is stale
-        self._drafts[session.user.id] = (begun, text, note)
+        self._drafts[session.user.id] = _Draft(begun, text, note, tuple(used))
         return build_messages(self._persona, session.turns, PromptTurn("user", text, note),
                               self._bound)
 
@@ -283,15 +287,18 @@ class Companion:
         # The note holds what memory and the affect engine add to this turn; it is stored with
         # the turn so the prompt's prefix stays cached later. (No time-of-day note: it made the
         # 1.5B model drop its persona, see docs/persona.md.)
-        note, used = self._memory_note(session, text, now)
-        notices.extend(used)
         affect = self._read_affect(session, text, now, audio)
+        drafted = self._drafts.pop(user.id, None)
+        if drafted is not None and (drafted.begun, drafted.text) == (begun, text):
+            # The prompt the model has already read (see `prepare`): recalled once, not twice.
+            note, used = drafted.note, list(drafted.used)
+        else:
+            note, used = self._memory_note(session, text, now)
+            note = _with_affect(note, affect)
+        notices.extend(used)
         if affect is not None:
             notices.append(_affect_event(affect))
-            note = "\n".join(part for part in (note, affect.note()) if part)
-        drafted = self._drafts.pop(user.id, None)
-        if drafted is not None and drafted[:2] == (begun, text):
-            note = drafted[2]  # the prompt the model has already read (see `prepare`)
+            session.last_strategy = affect.strategy.name
         current = PromptTurn("user", text, note)
         messages = build_messages(self._persona, session.turns, current, self._bound)
         session.turns.append(current)
@@ -321,7 +328,6 @@ class Companion:
         except Exception:  # reading the mood is a help, never a reason to lose the turn
             log.exception("emotion reading failed; this turn goes without it")
             return None
-        session.last_strategy = affect.strategy.name
         return affect
 
     def _memory_note(self, session: _Session, text: str,
@@ -401,6 +407,13 @@ class Companion:
                 await asyncio.to_thread(self._save_unsaved, session)
                 left.extend(session.unsaved)
         return left
+
+
+def _with_affect(note: str, affect: TurnAffect | None) -> str:
+    """The memory note followed by the affect engine's, when it has something to say."""
+    if affect is None:
+        return note
+    return "\n".join(part for part in (note, affect.note()) if part)
 
 
 def _affect_event(affect: TurnAffect) -> AffectRead:

@@ -171,17 +171,21 @@ class FileSink:
             return 0.0
         return rms(self.recent(0.05))
 
+    def _sounded(self, now: int) -> list[tuple[int, np.ndarray]]:
+        """(start, samples) of everything that has sounded by `now`, oldest first."""
+        pieces = list(self._heard)
+        sounding = self._sounding(now)
+        if sounding:
+            pieces.append((self._queue[0].start, self._queue[0].samples[:sounding]))
+        return pieces
+
     def recent(self, seconds: float) -> np.ndarray:
         """What sounded in the last ``seconds`` (silence where nothing did): what a
         microphone beside the speaker picks up, for echo tests."""
         now = self._settle()
         start = max(0, now - int(seconds * self.rate))
         out = np.zeros(now - start, dtype=np.float32)
-        pieces = list(self._heard)
-        sounding = self._sounding(now)
-        if sounding:
-            pieces.append((self._queue[0].start, self._queue[0].samples[:sounding]))
-        for begin, samples in pieces[-4:]:
+        for begin, samples in self._sounded(now)[-4:]:
             lo, hi = max(begin, start), min(begin + len(samples), now)
             if hi > lo:
                 out[lo - start:hi - start] += samples[lo - begin:hi - begin]
@@ -189,25 +193,15 @@ class FileSink:
 
     def heard_segments(self) -> list[tuple[int, int]]:
         """(start, end) timeline positions of each stretch of os1's voice that sounded."""
-        now = self._settle()
-        segments = [(start, start + len(samples)) for start, samples in self._heard]
-        sounding = self._sounding(now)
-        if sounding:
-            segments.append((self._queue[0].start, self._queue[0].start + sounding))
-        return [segment for segment in segments if segment[1] > segment[0]]
+        return [(start, start + len(samples))
+                for start, samples in self._sounded(self._settle()) if len(samples)]
 
     def timeline(self) -> np.ndarray:
         """Everything that sounded, at its place; what never sounded is left out."""
         now = self._settle()
-        pieces = list(self._heard)
-        sounding = self._sounding(now)
-        if sounding:
-            pieces.append((self._queue[0].start, self._queue[0].samples[:sounding]))
+        pieces = self._sounded(now)
         out = np.zeros(max([now, *[s + len(a) for s, a in pieces]]), dtype=np.float32)
         for start, samples in pieces:
             out[start:start + len(samples)] += samples
         return out
 
-
-def input_seconds(frames: int) -> float:
-    return frames * FRAME / RATE

@@ -28,7 +28,7 @@ from os1.affect.engine import Audio
 from os1.companion import Companion
 from os1.events import AffectRead, Done, Token, TurnError
 from os1.store.base import User
-from os1.voice.audio import FRAME, FRAME_S, RATE, AudioSink, AudioSource, resample, rms
+from os1.voice.audio import FRAME_S, RATE, AudioSink, AudioSource, resample, rms
 from os1.voice.chunks import SpeechChunker
 from os1.voice.expression import prosody_for
 from os1.voice.stt import Transcriber, Transcript
@@ -139,7 +139,6 @@ class _Reply:
     heard_all: asyncio.Event = field(default_factory=asyncio.Event)
     model_task: asyncio.Task[None] | None = None
     voice_task: asyncio.Task[None] | None = None
-    paused: bool = False  # paused by speech that may yet be only a "mhm"
 
     def finish_text(self) -> None:
         if not self.written_done:
@@ -321,7 +320,7 @@ class VoiceSession:
             # Until the last piece has sounded, or the sink has nothing left (a sink whose
             # count drifts by a sample must not keep the turn open).
             while (reply.pieces and self.sink.position() < reply.pieces[-1].end
-                   and (reply.paused or self.sink.queued_until() > self.sink.position())):
+                   and (self._paused or self.sink.queued_until() > self.sink.position())):
                 await asyncio.sleep(0.02)
                 if reply.cut_at is not None:
                     return
@@ -341,7 +340,7 @@ class VoiceSession:
         reply = self._reply
         if reply is None or self._paused:
             return False
-        self._paused = reply.paused = True
+        self._paused = True
         self.sink.pause()
         log.debug("os1's voice paused: the user is speaking")
         return True
@@ -351,7 +350,7 @@ class VoiceSession:
             return
         reply = self._reply
         if reply is not None and reply.cut_at is None:
-            self._paused = reply.paused = False
+            self._paused = False
             self.sink.resume()
             log.debug("os1's voice resumed")
         else:  # the reply it was paused for has ended meanwhile
@@ -402,7 +401,7 @@ class VoiceSession:
 
     def sounding(self) -> bool:
         reply = self._reply
-        return (reply is not None and not reply.paused
+        return (reply is not None and not self._paused
                 and self.sink.position() < self.sink.queued_until())
 
 
@@ -423,8 +422,7 @@ class _Listener:
     def __init__(self, session: VoiceSession) -> None:
         self.s = session
         rules = session.rules
-        self.preroll: list[np.ndarray] = []
-        self.preroll_frames = rules.frames(rules.preroll_s)
+        self.preroll: deque[np.ndarray] = deque(maxlen=rules.frames(rules.preroll_s))
         self.onset = 0  # speech-like frames in a row before an utterance starts
         self.utterance: list[np.ndarray] | None = None
         self.voiced = 0  # voiced frames in the utterance
@@ -465,7 +463,7 @@ class _Listener:
         playing_level = max(self.playing_levels)
         self.playing_frames = self.playing_frames + 1 if playing else 0
         if self.utterance is None:
-            self.preroll = [*self.preroll[-(self.preroll_frames - 1):], frame]
+            self.preroll.append(frame)
             if playing:
                 calibrating = self.playing_frames <= EchoGate.calibration_frames
                 s._echo.observe(level, playing_level, calibrating=calibrating)
@@ -614,10 +612,3 @@ class _Listener:
         s._emit(UserSaid(transcript.text, timings))
         await s._answer(transcript, audio, timings)
 
-
-def frames_of(samples: np.ndarray) -> list[np.ndarray]:
-    """Cut mono 16 kHz audio into session frames (the last one padded with silence)."""
-    count = -(-len(samples) // FRAME)
-    padded = np.zeros(count * FRAME, dtype=np.float32)
-    padded[: len(samples)] = samples
-    return list(padded.reshape(count, FRAME))
