@@ -213,7 +213,8 @@ async def _converse(companion: Any, user: Any, transcriber: Transcriber, voice: 
         "v2v_p50_ms": round(statistics.median(v2v), 1),
         "v2v_p90_ms": round(_percentile(v2v, 0.9), 1),
         "wer": round(word_error_rate(spoken, heard), 4),
-        "bargein_stop_ms": cut.stop_ms,
+        # Only a cut-in over os1's sounding voice measures how fast it falls silent.
+        "bargein_stop_ms": cut.stop_ms if cut.sounding else float("nan"),
         "bargein_stored_reply": cut_reply.text,
         "bargein_reply_interrupted": cut_reply.interrupted,
         "breakdown_p50_ms": {key: median(key) for key in (

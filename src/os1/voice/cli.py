@@ -201,7 +201,7 @@ def _show(event: VoiceEvent, console: Console, errors: Console) -> None:
             cut = " [dim](cut off)[/dim]" if event.interrupted else ""
             console.print(f"[bold magenta]os1:[/bold magenta] {event.text}{cut}",
                           highlight=False)
-    elif isinstance(event, CutOff) and not event.resumed:
+    elif isinstance(event, CutOff) and not event.resumed and event.sounding:
         errors.print(f"[dim]· you cut in; os1 stopped after {event.stop_ms:.0f} ms[/dim]")
     elif isinstance(event, Ignored) and event.why.startswith("wake"):
         errors.print("[dim]· listening[/dim]")

@@ -88,10 +88,16 @@ class Speaking:
 
 @dataclass(frozen=True)
 class CutOff:
-    """The user spoke over os1: its voice was paused `stop_ms` after their speech began."""
+    """The user spoke during os1's reply: it was paused `stop_ms` after their speech began.
+
+    `sounding` is False when the speech began in a gap between two phrases (os1 was
+    still composing the next one): the reply is paused all the same, but there was no
+    voice to stop, so `stop_ms` says nothing about how fast os1 falls silent.
+    """
 
     stop_ms: float
     resumed: bool  # it was only a "mhm": os1 went on
+    sounding: bool = True
 
 
 @dataclass(frozen=True)
@@ -512,9 +518,9 @@ class _Listener:
             # Speech over os1 (or while it thinks): pause its voice at once; whether this
             # is an interruption or a "mhm" is decided as the speech goes on.
             self.barge_started = self._now_audio() - onset_frames * FRAME_S
-            if s._pause_reply() and playing:
+            if s._pause_reply():
                 stop_ms = (s._clock() - self.barge_started) * 1000
-                s._emit(CutOff(round(stop_ms, 1), resumed=False))
+                s._emit(CutOff(round(stop_ms, 1), resumed=False, sounding=playing))
 
     async def _follow(self) -> None:
         s, rules = self.s, self.s.rules
