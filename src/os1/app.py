@@ -16,6 +16,7 @@ from os1.memory.engine import MemoryEngine
 from os1.memory.writer import MemoryWriter, Speakers
 from os1.persona import default_persona
 from os1.store.base import NewTurn
+from os1.store.open import open_store
 from os1.store.sqlite import SQLiteStore
 
 # Nothing in os1 may fetch weights from a model hub at run time.
@@ -25,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def open_companion(settings: Settings, model_file: Path | None = None,
                    clock: Clock | None = None) -> Companion:
     """Open the store first: a database problem should surface before a slow model load."""
-    store = SQLiteStore(settings.database_path)
+    store = open_store(settings)
     try:
         model = open_chat_model(settings, model_file)
     except BaseException:

@@ -27,6 +27,8 @@ from os1.llm.base import ModelError
 from os1.memory.cli import add_memory_parser, run_memory
 from os1.memory.errors import MemoryError_
 from os1.store.base import StorageError
+from os1.store.encrypt_cli import add_encrypt_parser, run_encrypt
+from os1.store.open import unlock
 from os1.voice.cli import add_voice_parser, run_voice
 
 EXIT_OK = 0
@@ -60,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     add_mood_parser(verbs)
     add_voice_parser(verbs)
     add_bench_parser(verbs)
+    add_encrypt_parser(verbs)
     return parser
 
 
@@ -80,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.assignment:
                 return _set_config(resolved, args.assignment, console, errors)
             return _show_config(resolved, console, as_json=args.json)
+        if args.verb in ("encrypt", "decrypt"):
+            return run_encrypt(args, resolved.settings, console, errors)
+        if args.verb in ("chat", "setup", "memory", "mood", "voice"):
+            unlock(resolved.settings)  # the passphrase prompt comes before any spinner
         if args.verb == "setup":
             return _setup(resolved.settings, console)
         if args.verb == "mood":

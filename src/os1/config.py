@@ -109,6 +109,31 @@ class Settings:
         default=300,
         metadata={"help": "characters of the profile (who the user is) opening a conversation"},
     )
+    crisis_line: str = field(
+        default="US",
+        metadata={"help": "where you are, for crisis resources: a country code (US, GB, CA, "
+                  "AU, IE, NZ, DE, FR, ES, IN…); unknown codes get an international directory"},
+    )
+    avoid_topics: str = field(
+        default="",
+        metadata={"help": "topics os1 never brings up, comma-separated (e.g. \"my ex, "
+                  "weight\")"},
+    )
+    age_group: str = field(
+        default="adult",
+        metadata={"help": "adult or minor (minor: no romantic or sexual role-play, break "
+                  "reminders)"},
+    )
+    break_reminder_minutes: int = field(
+        default=0,
+        metadata={"help": "suggest a break after this many minutes of continuous talk; "
+                  "0 = never (minors: 45 when left at 0)"},
+    )
+    encryption: str = field(
+        default="off",
+        metadata={"help": "encrypt the database at rest: off, passphrase (asked, or "
+                  "OS1_PASSPHRASE) or keyring (the OS keyring holds a random key)"},
+    )
     llm_url: str = field(
         default="",
         metadata={"help": "OpenAI-compatible server URL (e.g. http://localhost:8000/v1); "
@@ -312,3 +337,10 @@ def _validate(settings: Settings) -> None:
         )
     if not settings.user_name.strip():
         raise ConfigError("user_name must not be empty.")
+    if settings.age_group not in ("adult", "minor"):
+        raise ConfigError(f"age_group must be adult or minor (it is {settings.age_group!r}).")
+    if settings.break_reminder_minutes < 0:
+        raise ConfigError("break_reminder_minutes must be 0 (never) or more.")
+    if settings.encryption not in ("off", "passphrase", "keyring"):
+        raise ConfigError(
+            f"encryption must be off, passphrase or keyring (it is {settings.encryption!r}).")

@@ -17,7 +17,7 @@ from os1.affect.timeline import MoodReading, MoodTimeline
 from os1.affect.trend import trend_of
 from os1.config import Settings
 from os1.store.files import shred
-from os1.store.sqlite import SQLiteStore
+from os1.store.open import open_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -40,7 +40,7 @@ def run_mood(settings: Settings, args: argparse.Namespace, console: Console,
     if args.weeks < 1 or args.weeks > 520:
         errors.print("[red]--weeks must be between 1 and 520.[/red]")
         return EXIT_USAGE
-    store = SQLiteStore(settings.database_path)
+    store = open_store(settings)
     try:
         timeline = MoodTimeline(store)
         user = store.user(settings.user_name)

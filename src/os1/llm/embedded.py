@@ -50,6 +50,7 @@ class EmbeddedModel:
         batch_threads: int = 1,
         context_tokens: int = 4096,
         state_dir: Path | None = None,
+        session_snapshots: bool = True,
     ) -> None:
         import xllamacpp  # imported here: loading the native library takes a moment
 
@@ -82,6 +83,10 @@ class EmbeddedModel:
         # KV-cache snapshots (see `warm`) live here; llama.cpp concatenates this path and
         # the file name as strings, hence the trailing slash.
         self._state_dir = state_dir
+        # The session snapshot holds the conversation (token ids decode to its text): with the
+        # database encrypted it is not written, so a restart re-reads the history instead.
+        # The persona snapshot holds only the fixed persona prompt and stays.
+        self._session_snapshots = session_snapshots
         if state_dir is not None:
             state_dir.mkdir(parents=True, exist_ok=True)
             params.slot_save_path = f"{state_dir}/"
@@ -178,7 +183,8 @@ class EmbeddedModel:
         state_dir = self._state_dir
 
         def work() -> None:
-            for name in (self._session_file, self._persona_file(system_prompt)):
+            sessions = [self._session_file] if self._session_snapshots else []
+            for name in (*sessions, self._persona_file(system_prompt)):
                 if (state_dir / name).exists() and self._slot_action("restore", name):
                     return
             prime = [ChatMessage("system", system_prompt), ChatMessage("user", ".")]
@@ -297,7 +303,7 @@ class EmbeddedModel:
         if self._closed:
             return
         self._closed = True
-        if self._state_dir is not None:
+        if self._state_dir is not None and self._session_snapshots:
             # Queued behind any reply still finishing, so the snapshot is complete.
             await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._slot_action, "save", self._session_file

@@ -41,4 +41,6 @@ def open_chat_model(settings: Settings, model_file: Path | None) -> ChatModel:
         batch_threads=settings.batch_threads,
         context_tokens=settings.context_tokens,
         state_dir=settings.data_dir / "kv",
+        # A snapshot of the conversation would be a plaintext copy beside an encrypted database.
+        session_snapshots=settings.encryption == "off",
     )

@@ -17,7 +17,7 @@ from os1.memory.engine import MemoryEngine
 from os1.memory.errors import MemoryNotFoundError
 from os1.memory.records import MEMORY_KINDS, Memory
 from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.open import open_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -60,7 +60,7 @@ def add_memory_parser(verbs: Any) -> None:
 
 def run_memory(settings: Settings, args: argparse.Namespace, console: Console,
                errors: Console) -> int:
-    store = SQLiteStore(settings.database_path)
+    store = open_store(settings)
     try:
         from os1.app import open_memory
 

@@ -50,6 +50,11 @@ class MemoryEngine:
         # Files outside the database that hold a user's conversation (KV-cache snapshots):
         # forgetting must remove them too.
         self._private_files = private_files or (lambda user: [])
+        # The saved index is a plaintext cache of every memory's embedding (which can be
+        # inverted to approximate text): with the database encrypted it is never written, and
+        # each start rebuilds it from the database instead (measured 0.09 s for 10k memories
+        # here; above 20k the inverted-file index is also retrained).
+        self._saves_index = not db.encrypted
         self.retriever = Retriever(self.store, self.index, self.embed_query, tuning)
 
     # -- models and indexes ----------------------------------------------------------
@@ -73,10 +78,10 @@ class MemoryEngine:
             if index is None:
                 stamp = self.store.vector_stamp(user)
                 path = index_path(self._index_dir, user)
-                index = VectorIndex.load(path, stamp)
+                index = VectorIndex.load(path, stamp) if self._saves_index else None
                 if index is None:
                     index = build_index(self.store, user, self._reembed(user), progress)
-                    index.save(path, self.store.vector_stamp(user))
+                    self._save_index(user, index)
                 self._indexes[user.id] = index
             return index
 
@@ -91,10 +96,16 @@ class MemoryEngine:
 
         return reembed
 
+    def _save_index(self, user: User, index: VectorIndex) -> None:
+        if self._saves_index:
+            index.save(index_path(self._index_dir, user), self.store.vector_stamp(user))
+
     def save(self) -> None:
         """Write every loaded index to disk, so the next start need not rebuild it. An index
         that no longer matches the database (another os1 process forgot or wrote meanwhile)
         is not saved, and its old file is removed: the next start rebuilds it."""
+        if not self._saves_index:
+            return
         with self._lock:
             for user_id, index in self._indexes.items():
                 user = User(user_id, "", datetime.now())
@@ -188,7 +199,7 @@ class MemoryEngine:
             gone = self.store.forget(user, memory_ids)
             index = self.index(user)
             index.remove(gone)
-            index.save(index_path(self._index_dir, user), self.store.vector_stamp(user))
+            self._save_index(user, index)
             self.retriever.forget_cached(user)
             files = 0
             if gone:
