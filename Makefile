@@ -6,9 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench bench-chat bench-memory bench-affect bench-voice train-emotion \
-	train-chat-gate \
-	train-strategy \
+.PHONY: run test lint bench bench-chat bench-memory bench-affect bench-voice bench-safety \
+	train-emotion train-chat-gate train-strategy train-crisis \
 	setup clean help
 
 # Benchmarks take their data as paths; a user's clone has no ../shared.
@@ -22,8 +21,9 @@ TRAIN_VENV  := .venv-train
 help:
 	@echo "make run    set up (first time: a few minutes) and talk with os1"
 	@echo "make test   install the test tools and run the whole suite"
-	@echo "make bench  measure chat latency, memory, affect and voice (LOCOMO=…, GOEMOTIONS=…, …)"
+	@echo "make bench  measure chat latency, memory, affect, voice and safety (LOCOMO=…, …)"
 	@echo "make train-emotion, then train-chat-gate and train-strategy: rebuild the affect models"
+	@echo "make train-crisis: rebuild the crisis check (DAILYDIALOG=…)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "os1 needs Python 3.11 or newer"' \
@@ -53,7 +53,7 @@ lint: $(TSTAMP)
 test: $(TSTAMP) lint
 	$(BIN)/pytest
 
-bench: bench-chat bench-memory bench-affect bench-voice
+bench: bench-chat bench-memory bench-affect bench-voice bench-safety
 
 bench-chat: $(STAMP)
 	$(BIN)/python bench/chat_latency.py --write docs/benchmarks.md
@@ -72,6 +72,9 @@ bench-voice: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/voice.py --model default --write docs/benchmarks.md
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/voice.py --model fast --write docs/benchmarks.md
 
+bench-safety: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/safety.py --write docs/benchmarks.md
+
 # Training needs PyTorch, which the product does not: it gets a venv of its own.
 $(TRAIN_VENV)/.installed: $(STAMP) requirements.lock
 	@test -d $(TRAIN_VENV) || $(PYTHON) -m venv $(TRAIN_VENV)
@@ -89,6 +92,10 @@ train-chat-gate: $(STAMP)
 
 train-strategy: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python train/strategy.py --esconv $(ESCONV)
+
+train-crisis: $(TRAIN_VENV)/.installed
+	cd train && OPENBLAS_NUM_THREADS=1 ../$(TRAIN_VENV)/bin/python crisis.py \
+		--dailydialog $(abspath $(DAILYDIALOG))
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) .pytest_cache .mypy_cache .ruff_cache

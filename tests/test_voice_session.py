@@ -157,16 +157,21 @@ def test_os1_voice_round_trips_files(clean_env: dict[str, str], tmp_path: Path) 
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     you = [line for line in done.stdout.splitlines() if line.startswith("You:")]
-    assert len(you) == 1 and {"got", "home", "long", "day"} <= set(words(you[0]))
-    assert any(line.startswith("os1:") for line in done.stdout.splitlines())
+    # One turn, or two when the comma's pause read as the end of one (os1 then yields and
+    # answers the rest: a busy machine's timing decides which).
+    assert 1 <= len(you) <= 2 and {"got", "home", "long", "day"} <= set(words(" ".join(you)))
+    said_by_os1 = [line for line in done.stdout.splitlines() if line.startswith("os1:")]
+    assert "I'm an AI" in said_by_os1[0]  # the session's opening, shown (not spoken over
+    assert len(said_by_os1) == 2          # the recording), then the reply
     reply = read_wav(wav_out)
     assert reply.rate == 22_050
     speech_end = int((len(talk) / RATE - 0.3) * reply.rate)
     assert np.abs(reply.samples[:speech_end]).max() < 1e-3  # os1 let the user finish
     assert np.abs(reply.samples[speech_end:]).max() > 0.05  # and then answered aloud
     turns = stored_at(Path(env["OS1_DATA_DIR"]))
-    assert [role for role, _, _ in turns] == ["user", "assistant"]
-    assert "home" in turns[0][1].lower() and turns[1][2] == "complete"
+    assert [role for role, _, _ in turns] in (["user", "assistant"],
+                                               ["user", "user", "assistant"])
+    assert "home" in turns[0][1].lower() and turns[-1][2] == "complete"
 
 
 def write_stereo(path: Path, samples: np.ndarray, rate: int) -> None:

@@ -15,6 +15,8 @@ from os1.memory.embedder import Embedder
 from os1.memory.engine import MemoryEngine
 from os1.memory.writer import MemoryWriter, Speakers
 from os1.persona import default_persona
+from os1.safety.crisis import CrisisDetector
+from os1.safety.guard import SafetyGuard
 from os1.store.base import NewTurn
 from os1.store.open import open_store
 from os1.store.sqlite import SQLiteStore
@@ -32,12 +34,18 @@ def open_companion(settings: Settings, model_file: Path | None = None,
     except BaseException:
         store.close()
         raise
-    companion = Companion(model, store, settings, default_persona(), clock)
+    own = _own_embedder()
+
+    def embedder() -> Embedder:
+        """One sentence model for memory, affect and safety: memory's when it is on."""
+        writer = companion.memory
+        return writer.engine.embedder if writer is not None else own()
+
+    safety = SafetyGuard(settings, CrisisDetector(embedder), store)
+    companion = Companion(model, store, settings, default_persona(), clock, safety=safety)
     if settings.memory:
         companion.memory = open_memory_writer(settings, store, model, companion.now)
     if settings.affect:  # off: no engine at all, so nothing can be inferred or stored
-        writer = companion.memory
-        embedder = (lambda: writer.engine.embedder) if writer is not None else _own_embedder()
         companion.affect = AffectEngine(store, embedder)
     return companion
 

@@ -26,6 +26,7 @@ from os1.config import (
 from os1.llm.base import ModelError
 from os1.memory.cli import add_memory_parser, run_memory
 from os1.memory.errors import MemoryError_
+from os1.privacy.cli import add_privacy_parsers, run_privacy
 from os1.store.base import StorageError
 from os1.store.encrypt_cli import add_encrypt_parser, run_encrypt
 from os1.store.open import unlock
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     add_mood_parser(verbs)
     add_voice_parser(verbs)
     add_bench_parser(verbs)
+    add_privacy_parsers(verbs)
     add_encrypt_parser(verbs)
     return parser
 
@@ -85,10 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show_config(resolved, console, as_json=args.json)
         if args.verb in ("encrypt", "decrypt"):
             return run_encrypt(args, resolved.settings, console, errors)
-        if args.verb in ("chat", "setup", "memory", "mood", "voice"):
+        if args.verb in ("chat", "setup", "memory", "mood", "voice", "export", "forget",
+                         "safety"):
             unlock(resolved.settings)  # the passphrase prompt comes before any spinner
         if args.verb == "setup":
             return _setup(resolved.settings, console)
+        if args.verb in ("export", "forget", "safety"):
+            return run_privacy(resolved.settings, args, console, errors)
         if args.verb == "mood":
             return run_mood(resolved.settings, args, console, errors)
         if args.verb == "memory":

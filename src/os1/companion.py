@@ -37,6 +37,10 @@ from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
 from os1.llm.prompt import HistoryBound, PromptTurn, build_messages
 from os1.memory.notes import MemoryNote, NoteBudget, compose_note
 from os1.memory.writer import MemoryWriter
+from os1.safety.crisis import CrisisRead
+from os1.safety.disclosure import UseClock
+from os1.safety.guard import Assessment, SafetyGuard, TurnGuard
+from os1.safety.wellbeing import NOTE as WELLBEING_NOTE
 from os1.sentences import SentenceSplitter
 from os1.store.base import Conversation, NewTurn, StorageError, Store, Turn, User
 
@@ -53,6 +57,8 @@ class _Session:
     turns: list[PromptTurn]
     unsaved: list[NewTurn] = field(default_factory=list)
     last_strategy: str | None = None  # the support strategy of the previous reply
+    use: UseClock = field(default_factory=UseClock)  # disclosure and break reminders
+    wellbeing_checked: str = ""  # the local day use patterns were last looked at
 
 
 class Delivery(Protocol):
@@ -76,9 +82,10 @@ class _Draft:
     text: str
     note: str
     used: tuple[MemoryUsed, ...]
+    assessment: Assessment
 
 
-_Begun = tuple[_Session, list[ChatMessage], list[Notice | MemoryUsed | AffectRead]]
+_Begun = tuple[_Session, list[ChatMessage], list[Notice | MemoryUsed | AffectRead], TurnGuard]
 
 
 class Companion:
@@ -91,10 +98,15 @@ class Companion:
         clock: Clock | None = None,
         memory: MemoryWriter | None = None,
         affect: AffectEngine | None = None,
+        safety: SafetyGuard | None = None,
     ) -> None:
         self.model = model
         self.memory = memory
         self.affect = affect
+        # None only in plumbing tests: `app.open_companion` always gives one.
+        self.safety = safety
+        # Crisis reads wait here for their turn to reach the database, for the safety log.
+        self._crises: dict[NewTurn, CrisisRead] = {}
         # Mood readings wait here for their turn to reach the database (it may be locked).
         self._moods: dict[NewTurn, TurnAffect] = {}
         # user id → the last `prepare`d draft, and turns begun per user (a draft finished
@@ -103,7 +115,7 @@ class Companion:
         self._begun: dict[int, int] = {}
         self.store = store
         self._settings = settings
-        self._persona = persona
+        self._persona = safety.persona(persona) if safety is not None else persona
         self._clock: Clock = clock or (lambda: datetime.now().astimezone())
         self._sessions: dict[int, _Session] = {}
         # The last shielded `_begin`: it may outlive a cancelled turn, and the next turn
@@ -124,6 +136,8 @@ class Companion:
         await self.model.warm(self._persona)
         if self.memory is not None:  # load the embedder now, not in the first turn
             await asyncio.to_thread(self.memory.engine.embed_query, "warm")
+        if self.safety is not None:
+            await asyncio.to_thread(self.safety.warm)
         if self.affect is not None:
             affect = self.affect
             try:
@@ -146,6 +160,16 @@ class Companion:
     async def history(self, user: User) -> Sequence[PromptTurn]:
         """The open conversation's turns, oldest first (to show where we left off)."""
         return tuple((await asyncio.to_thread(self._session, user)).turns)
+
+    async def greet(self, user: User) -> str:
+        """The session's opening, in which os1 says it is an AI: an interface shows it before
+        the first message. Without a greeting, the first reply opens with it instead."""
+        if self.safety is None:
+            return ""
+        session = await asyncio.to_thread(self._session, user)
+        now = self._clock()
+        session.use.touch(now)
+        return session.use.disclosure(now)
 
     async def new_conversation(self, user: User) -> None:
         """Start afresh; the old conversation stays stored."""
@@ -194,29 +218,52 @@ class Companion:
             asyncio.to_thread(self._begin, user, text, self._clock(), audio)
         )
         try:
-            session, messages, notices = await asyncio.shield(self._beginning)
+            session, messages, notices, guard = await asyncio.shield(self._beginning)
         except StorageError as exc:
             yield TurnError("storage", str(exc), kept=False)
             return
         for notice in notices:
             yield notice
 
-        pieces: list[str] = []
+        pieces: list[str] = []  # what os1 has said so far, as it reached the user
         splitter = SentenceSplitter()
+
+        def say(text: str) -> list[Event]:
+            pieces.append(text)
+            return [Token(text), *(Sentence(s) for s in splitter.feed(text))]
+
         first_token_at: float | None = None
         finished = False
+        written: list[str] = []  # the model's words
+        replaced = ""
         try:
+            if guard.opening:  # said while the model reads the prompt
+                for event in say(guard.opening + " "):
+                    yield event
             async for piece in self.model.stream(messages, self._options):
                 if first_token_at is None:
                     first_token_at = time.monotonic()
-                pieces.append(piece)
-                yield Token(piece)
-                for sentence in splitter.feed(piece):
-                    yield Sentence(sentence)
+                written.append(piece)
+                if not guard.assessment.hold:
+                    for event in say(piece):
+                        yield event
+            outcome = guard.finish("".join(written))
+            replaced = outcome.replaced
+            # A held reply is shown once checked; os1 speaks itself if the model said nothing.
+            if guard.assessment.hold or outcome.reply != "".join(written):
+                for event in say(outcome.reply):
+                    yield event
+            if outcome.added:
+                for event in say(" " + outcome.added):
+                    yield event
             finished = True
             if delivery is not None:
                 await delivery.delivered()
         except ModelError as exc:
+            rescue = guard.failed()
+            if rescue:  # a crisis is answered even when the model is down
+                for event in say(rescue):
+                    yield event
             yield TurnError("model", str(exc), kept=True)
         finally:
             # Runs on success, on a model error and on cancellation alike: whatever was said
@@ -245,7 +292,9 @@ class Companion:
         stats = TurnStats(
             first_token_s=None if first_token_at is None else first_token_at - started,
             total_s=time.monotonic() - started,
-            reply_tokens=len(pieces),
+            reply_tokens=len(written),
+            replaced=replaced,
+            model_reply="".join(written).strip(),
         )
         yield Done(reply=reply, stats=stats)
 
@@ -268,11 +317,12 @@ class Companion:
         `_drafts`: if the turn then says exactly this, it reuses this note (the voice can
         shift the strategy a little; a different note would make the model read it all
         again, seconds of waiting)."""
+        assessment = self._assess(text)
         note, used = self._memory_note(session, text, now)
-        note = _with_affect(note, self._read_affect(session, text, now, None))
+        note = _joined(assessment.note, note, self._read_affect(session, text, now, None))
         if self._begun.get(session.user.id, 0) != begun:
             return None  # a turn began meanwhile: this guess is stale
-        self._drafts[session.user.id] = _Draft(begun, text, note, tuple(used))
+        self._drafts[session.user.id] = _Draft(begun, text, note, tuple(used), assessment)
         return build_messages(self._persona, session.turns, PromptTurn("user", text, note),
                               self._bound)
 
@@ -291,10 +341,15 @@ class Companion:
         drafted = self._drafts.pop(user.id, None)
         if drafted is not None and (drafted.begun, drafted.text) == (begun, text):
             # The prompt the model has already read (see `prepare`): recalled once, not twice.
-            note, used = drafted.note, list(drafted.used)
+            note, used, assessment = drafted.note, list(drafted.used), drafted.assessment
         else:
+            assessment = self._assess(text)
             note, used = self._memory_note(session, text, now)
-            note = _with_affect(note, affect)
+            note = _joined(assessment.note, note, affect)
+        if not assessment.crisis.risk and self._wellbeing_due(session, now):
+            note = "\n".join(part for part in (note, WELLBEING_NOTE) if part)
+        guard = (self.safety.guard(assessment, session.use, now, text) if self.safety
+                 else TurnGuard(assessment, text))
         notices.extend(used)
         if affect is not None:
             notices.append(_affect_event(affect))
@@ -305,11 +360,27 @@ class Companion:
         turn = NewTurn(session.conversation.id, "user", text, note, "complete", now)
         if affect is not None:
             self._moods[turn] = affect
+        if assessment.crisis.risk:
+            self._crises[turn] = assessment.crisis
         if not self._remember(session, turn):
             notices.append(Notice(
                 "not_saved", "os1 could not save your message yet; it is kept in memory and "
                 "will be saved as soon as the database is writable again."))
-        return session, messages, notices
+        return session, messages, notices, guard
+
+    def _assess(self, text: str) -> Assessment:
+        return self.safety.assess(text) if self.safety is not None else Assessment()
+
+    def _wellbeing_due(self, session: _Session, now: datetime) -> bool:
+        """Once a local day, look at how much this user leans on os1 (see safety/wellbeing)."""
+        day = now.date().isoformat()
+        if self.safety is None or session.wellbeing_checked == day:
+            return False
+        session.wellbeing_checked = day
+        try:
+            return self.safety.use_pattern(session.user, now).concerning
+        except StorageError:
+            return False
 
     def _read_affect(self, session: _Session, text: str, now: datetime,
                      audio: Audio | None) -> TurnAffect | None:
@@ -365,9 +436,16 @@ class Companion:
         return True
 
     def _stored(self, session: _Session, turn: NewTurn, stored: Turn) -> None:
-        """A turn reached the database: hand it to memory, and file its mood reading."""
+        """A turn reached the database: hand it to memory; file its safety log entry and mood
+        reading."""
         if self.memory is not None:
             self.memory.turn_stored(session.user, stored)
+        crisis = self._crises.pop(turn, None)
+        if crisis is not None and self.safety is not None:
+            try:
+                self.safety.record(session.user, stored.id, turn.created_at, crisis)
+            except StorageError:
+                log.warning("the safety log entry of turn %d was not stored", stored.id)
         affect = self._moods.pop(turn, None)
         if affect is not None and self.affect is not None:
             try:
@@ -409,11 +487,10 @@ class Companion:
         return left
 
 
-def _with_affect(note: str, affect: TurnAffect | None) -> str:
-    """The memory note followed by the affect engine's, when it has something to say."""
-    if affect is None:
-        return note
-    return "\n".join(part for part in (note, affect.note()) if part)
+def _joined(safety: str, memory: str, affect: TurnAffect | None) -> str:
+    """The turn's note: safety first (it overrides), then memory, then the affect engine's."""
+    parts = (safety, memory, affect.note() if affect is not None else "")
+    return "\n".join(part for part in parts if part)
 
 
 def _affect_event(affect: TurnAffect) -> AffectRead:

@@ -48,6 +48,10 @@ class TurnStats:
     first_token_s: float | None
     total_s: float
     reply_tokens: int
+    # Why the safety guard replaced the model's words ("" when it did not): for benchmarks
+    # and logs, never shown as a judgement to the user.
+    replaced: str = ""
+    model_reply: str = ""  # the model's own words, before any replacement or addition
 
 
 @dataclass(frozen=True)

@@ -121,4 +121,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at TEXT NOT NULL
         )""",
     ),
+    # 4: the safety log: which messages raised a crisis protocol (kind and score, never a
+    # quote: the turn holds the words, and forgetting the turn removes its entry)
+    (
+        """CREATE TABLE safety_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            turn_id INTEGER REFERENCES turns(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX safety_by_user ON safety_events (user_id, id)",
+        "CREATE INDEX safety_by_turn ON safety_events (turn_id)",
+    ),
 )

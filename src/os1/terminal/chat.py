@@ -39,6 +39,9 @@ async def chat_once(companion: Companion, user: User, text: str, console: Consol
                     aside: Console | None = None) -> int:
     """Print one reply to stdout and return an exit status (for scripts). What os1 recalled
     or sensed goes to ``aside`` (stderr), so stdout holds the reply alone."""
+    opening = await companion.greet(user)
+    if opening:
+        (aside or console).print(f"[dim]{_escape(opening)}[/dim]")
     if companion.affect is not None:
         (aside or console).print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
     outcome = await _render_turn(companion.turn(user, text), console, aside)
@@ -47,6 +50,9 @@ async def chat_once(companion: Companion, user: User, text: str, console: Consol
 
 async def chat_loop(companion: Companion, user: User, console: Console) -> int:
     await _show_where_we_left_off(companion, user, console)
+    opening = await companion.greet(user)
+    if opening:  # honest from the first line: os1 is an AI
+        console.print(f"[bold]os1:[/bold] {_escape(opening)}")
     if companion.affect is not None:  # consent starts with knowing
         console.print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
     console.print("[dim]/help for help. Ctrl-C stops a reply, Ctrl-D or /quit leaves.[/dim]")

@@ -163,6 +163,9 @@ async def _converse(companion: Any, user: Any, transcriber: Transcriber, voice: 
     splits = 0
     try:
         await asyncio.sleep(0.5)
+        while sink.position() < sink.queued_until():  # os1's spoken opening ("I'm an AI…")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
         for text in SCRIPT[:turns]:
             mark = len(record.events)
             source.say(clips[text])

@@ -22,6 +22,7 @@ from os1.config import Settings
 from os1.voice.audio import AudioFormatError, read_wav, to_session, write_wav
 from os1.voice.session import (
     CutOff,
+    Greeted,
     Ignored,
     Problem,
     Replied,
@@ -141,7 +142,7 @@ async def _converse(companion: Any, settings: Settings, args: argparse.Namespace
         errors.print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
     session = VoiceSession(companion, user, rig.transcriber, rig.voice, source, rig.sink,
                            on_event=lambda event: _show(event, console, errors),
-                           wake=rig.wake)
+                           wake=rig.wake, greet_aloud=args.input is None)
     if args.input is None:
         errors.print("[dim]Listening… speak any time; talk over os1 to interrupt it. "
                      "Ctrl-C ends.[/dim]")
@@ -194,7 +195,9 @@ async def _start_push_to_talk(source: Any, errors: Console) -> asyncio.Task[None
 
 
 def _show(event: VoiceEvent, console: Console, errors: Console) -> None:
-    if isinstance(event, UserSaid):
+    if isinstance(event, Greeted):
+        console.print(f"[bold magenta]os1:[/bold magenta] {event.text}", highlight=False)
+    elif isinstance(event, UserSaid):
         console.print(f"[bold]You:[/bold] {event.text}", highlight=False)
     elif isinstance(event, Replied):
         if event.text:

@@ -118,7 +118,12 @@ class Problem:
     message: str
 
 
-VoiceEvent = UserSaid | Speaking | CutOff | Replied | Ignored | Problem
+@dataclass(frozen=True)
+class Greeted:
+    text: str  # the session's opening, in which os1 says it is an AI
+
+
+VoiceEvent = Greeted | UserSaid | Speaking | CutOff | Replied | Ignored | Problem
 
 
 # -- the reply in progress ---------------------------------------------------------------
@@ -216,7 +221,10 @@ class VoiceSession:
         on_event: Callable[[VoiceEvent], None] | None = None,
         clock: Clock = time.monotonic,
         wake: WakeGate | None = None,
+        greet_aloud: bool = True,
     ) -> None:
+        """``greet_aloud`` False: the opening is only reported (a recording played in cannot
+        wait for os1 to finish saying it)."""
         self.companion = companion
         self.user = user
         self.transcriber = transcriber
@@ -227,6 +235,7 @@ class VoiceSession:
         self._emit = on_event or (lambda _event: None)
         self._clock = clock
         self._wake = wake
+        self._greet_aloud = greet_aloud
         self._vad = VoiceActivity()
         self._echo = EchoGate(self.rules.echo_margin)
         self._reply: _Reply | None = None
@@ -247,6 +256,7 @@ class VoiceSession:
         """Listen and answer until the source ends, `stop()`, or ``until_idle()`` is true
         while nothing is being said or answered (a file that has been played out)."""
         await self.companion.history(self.user)  # load the conversation before it's needed
+        await self._greet()
         listener = _Listener(self)
         try:
             async for frame in self.source.frames():
@@ -257,6 +267,20 @@ class VoiceSession:
                     break
         finally:
             await self._end_reply(cut=True)
+
+    async def _greet(self) -> None:
+        """Say the session's opening (that os1 is an AI) before listening for the first turn."""
+        opening = await self.companion.greet(self.user)
+        if not opening:
+            return
+        self._emit(Greeted(opening))
+        if not self._greet_aloud:
+            return
+        try:
+            self.sink.play(await asyncio.to_thread(self._synthesise, opening, Prosody()))
+        except Exception as exc:  # a voice that fails is reported; the conversation goes on
+            log.exception("speaking the opening failed")
+            self._emit(Problem(f"os1 could not speak: {exc}"))
 
     # -- replies ---------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Privacy: export everything, erase everything."""

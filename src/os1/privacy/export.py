@@ -1,0 +1,164 @@
+"""`os1 export`: everything os1 holds about one user, as JSON and as files a person can read.
+
+    FOLDER/everything.json      every row of every table that holds this user's data
+    FOLDER/conversations/*.md   each conversation as a transcript
+    FOLDER/memories.md          what os1 remembers, by kind
+    FOLDER/mood.csv             the mood timeline
+    FOLDER/safety-log.md        the crisis protocol's log
+    FOLDER/settings.toml        the settings in effect (secrets left out)
+
+Streams: rows are read a page at a time and written as they come, so a history of millions
+of turns exports in constant memory. The JSON is written to a temporary name and renamed
+at the end: a half-written export never looks complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from os1.config import Settings
+from os1.store.base import User
+from os1.store.sqlite import SQLiteStore
+
+PAGE = 1000
+FORMAT = "os1-export/1"
+
+# Every table with a user's rows, and how to find them. Vectors are left out: they are
+# numbers computed from the memories' text, which is exported.
+TABLES: dict[str, str] = {
+    "conversations": "SELECT * FROM conversations WHERE user_id = ? AND id > ? ORDER BY id",
+    "turns": "SELECT * FROM turns WHERE user_id = ? AND id > ? ORDER BY id",
+    "memories": "SELECT * FROM memories WHERE user_id = ? AND id > ? ORDER BY id",
+    # id = the memory's; its source turns as one comma-separated list (pages by memory)
+    "memory_sources": "SELECT s.memory_id AS id, group_concat(s.turn_id) AS turn_ids "
+                      "FROM memory_sources s JOIN memories m ON m.id = s.memory_id "
+                      "WHERE m.user_id = ? AND s.memory_id > ? GROUP BY s.memory_id "
+                      "ORDER BY s.memory_id",
+    "mood_readings": "SELECT * FROM mood_readings WHERE user_id = ? AND id > ? ORDER BY id",
+    "voice_baselines": "SELECT rowid AS id, * FROM voice_baselines WHERE user_id = ? "
+                       "AND rowid > ? ORDER BY rowid",
+    "safety_events": "SELECT * FROM safety_events WHERE user_id = ? AND id > ? ORDER BY id",
+}
+
+Progress = Callable[[str, int], None]  # table, rows written so far
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    folder: Path
+    rows: dict[str, int]
+
+
+def export_everything(store: SQLiteStore, user: User, settings: Settings, folder: Path,
+                      progress: Progress | None = None) -> ExportReport:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "conversations").mkdir(exist_ok=True)
+    counts: dict[str, int] = {}
+    partial = folder / "everything.json.partial"
+    with partial.open("w", encoding="utf-8") as out, \
+            (folder / "mood.csv").open("w", encoding="utf-8", newline="") as mood, \
+            (folder / "memories.md").open("w", encoding="utf-8") as memories, \
+            (folder / "safety-log.md").open("w", encoding="utf-8") as safety:
+        readable = _Readable(folder / "conversations", mood, memories, safety)
+        out.write("{" + f'"format": {json.dumps(FORMAT)}, "user": {json.dumps(user.name)}, '
+                  f'"exported_at": {json.dumps(datetime.now().astimezone().isoformat())},\n'
+                  f'"settings": {json.dumps(_settings(settings))}')
+        for table, query in TABLES.items():
+            out.write(f',\n"{table}": [')
+            written = 0
+            for row in _rows(store, query, user):
+                out.write(("," if written else "") + "\n" + json.dumps(row, ensure_ascii=False))
+                readable.add(table, row)
+                written += 1
+                if progress is not None and written % PAGE == 0:
+                    progress(table, written)
+            out.write("]")
+            counts[table] = written
+            if progress is not None:
+                progress(table, written)
+        out.write("\n}\n")
+        readable.close()
+    partial.replace(folder / "everything.json")
+    (folder / "settings.toml").write_text(
+        "".join(f"{name} = {json.dumps(value)}\n" for name, value in _settings(settings).items()),
+        encoding="utf-8")
+    return ExportReport(folder, counts)
+
+
+def _rows(store: SQLiteStore, query: str, user: User) -> Iterator[dict[str, Any]]:
+    """A table's rows for this user, a page at a time (the lock is held per page only)."""
+    after = 0
+
+    def page(db: sqlite3.Connection) -> list[dict[str, Any]]:
+        cursor = db.execute(query + f" LIMIT {PAGE}", (user.id, after))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    while True:
+        rows = store.run(page)
+        if not rows:
+            return
+        yield from rows
+        after = int(rows[-1]["id"])
+
+
+def _settings(settings: Settings) -> dict[str, Any]:
+    secret = {f.name for f in fields(Settings) if f.metadata.get("secret")}
+    return {f.name: str(getattr(settings, f.name)) if isinstance(getattr(settings, f.name), Path)
+            else getattr(settings, f.name)
+            for f in fields(Settings) if f.name not in secret}
+
+
+class _Readable:
+    """The same rows, as files a person would open."""
+
+    def __init__(self, conversations: Path, mood: IO[str], memories: IO[str],
+                 safety: IO[str]) -> None:
+        self._folder = conversations
+        self._open: tuple[int, IO[str]] | None = None
+        self._mood = csv.writer(mood)
+        self._mood.writerow(["at", "day", "valence", "arousal", "confidence", "labels",
+                             "source"])
+        self._memories = memories
+        memories.write("# What os1 remembers\n\n")
+        self._safety = safety
+        safety.write("# Safety log\n\nMessages that made os1 follow its crisis protocol "
+                     "(docs/safety.md). Only you can see this.\n\n")
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        if table == "turns":
+            self._turn(row)
+        elif table == "memories":
+            current = "" if row["valid_to"] is None else f" (until {row['valid_to']})"
+            self._memories.write(f"- [{row['kind']}] {row['text']}{current}\n")
+        elif table == "mood_readings":
+            self._mood.writerow([row["at"], row["day"], row["valence"], row["arousal"],
+                                 row["confidence"], row["labels"], row["source"]])
+        elif table == "safety_events":
+            self._safety.write(f"- {row['at']}: {row['detail']} (turn {row['turn_id']})\n")
+
+    def _turn(self, row: dict[str, Any]) -> None:
+        conversation = int(row["conversation_id"])
+        if self._open is None or self._open[0] != conversation:
+            self.close()
+            # Turns come in id order; a conversation continued later is appended to.
+            path = self._folder / f"conversation-{conversation:05d}.md"
+            handle = path.open("a", encoding="utf-8")
+            if handle.tell() == 0:
+                handle.write(f"# Conversation {conversation}\n\n")
+            self._open = (conversation, handle)
+        who = "You" if row["role"] == "user" else "os1"
+        cut = " *(cut off)*" if row["status"] == "interrupted" else ""
+        self._open[1].write(f"**{who}** ({row['created_at']}): {row['content']}{cut}\n\n")
+
+    def close(self) -> None:
+        if self._open is not None:
+            self._open[1].close()
+            self._open = None
