@@ -247,10 +247,11 @@ class Companion:
                 if not guard.assessment.hold:
                     for event in say(piece):
                         yield event
-            outcome = guard.finish("".join(written))
+            model_reply = "".join(written)
+            outcome = guard.finish(model_reply)
             replaced = outcome.replaced
             # A held reply is shown once checked; os1 speaks itself if the model said nothing.
-            if guard.assessment.hold or outcome.reply != "".join(written):
+            if guard.assessment.hold or outcome.reply != model_reply:
                 for event in say(outcome.reply):
                     yield event
             if outcome.added:

@@ -7,7 +7,6 @@ sadness is not danger. It reads the raw words, in any language it has cues for.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +22,6 @@ class CrisisRead:
     kind: str  # suicide, self_harm, abuse, medical; "" when there is no risk
     score: float  # the careful check's chance of risk; 1.0 for a cue in another language
     english: bool  # False: read by cues only (the sentence model reads English)
-    elapsed_ms: float
 
     @property
     def summary(self) -> str:
@@ -32,7 +30,7 @@ class CrisisRead:
         return f"{self.kind.replace('_', '-')} risk (score {self.score:.2f}{language})"
 
 
-NO_RISK = CrisisRead(False, "", 0.0, True, 0.0)
+NO_RISK = CrisisRead(False, "", 0.0, True)
 
 
 class CrisisDetector:
@@ -50,7 +48,6 @@ class CrisisDetector:
             return self._loaded
 
     def read(self, text: str) -> CrisisRead:
-        started = time.perf_counter()
         cues = find_cues(text)
         traits = traits_of(text)
         if traits.unknown == "no words":
@@ -60,15 +57,11 @@ class CrisisDetector:
         # with care.
         if traits.unknown or (cues.other and not cues.english):
             if cues.other:
-                return CrisisRead(True, cues.other[0], 1.0, False, _ms(started))
-            return CrisisRead(False, "", 0.0, False, _ms(started))
+                return CrisisRead(True, cues.other[0], 1.0, False)
+            return CrisisRead(False, "", 0.0, False)
         scores = self._classifier.scores(traits.readable, cues)
         if scores.risk >= self._classifier.threshold:
-            return CrisisRead(True, scores.kind, round(scores.risk, 3), True, _ms(started))
+            return CrisisRead(True, scores.kind, round(scores.risk, 3), True)
         if cues.outright:  # named outright, and nothing says it is a figure of speech
-            return CrisisRead(True, cues.outright, round(scores.risk, 3), True, _ms(started))
-        return CrisisRead(False, "", round(scores.risk, 3), True, _ms(started))
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
+            return CrisisRead(True, cues.outright, round(scores.risk, 3), True)
+        return CrisisRead(False, "", round(scores.risk, 3), True)

@@ -21,6 +21,7 @@ from os1.safety import boundaries, disclosure, farewell, protocol
 from os1.safety import log as safety_log
 from os1.safety.classifier import CrisisModelError
 from os1.safety.crisis import NO_RISK, CrisisDetector, CrisisRead
+from os1.safety.cues import find_cues
 from os1.safety.resources import REGIONS, Region, region_for
 from os1.safety.wellbeing import UsePattern, use_pattern
 from os1.store.base import User
@@ -184,10 +185,8 @@ class SafetyGuard:
 
 def cue_only(text: str) -> CrisisRead:
     """The first pass alone: any cue of danger counts (no careful check to clear it)."""
-    from os1.safety.cues import find_cues
-
     cues = find_cues(text)
     kinds = cues.english or cues.other
     if not kinds:
         return NO_RISK
-    return CrisisRead(True, kinds[0], 1.0, not cues.other, 0.0)
+    return CrisisRead(True, kinds[0], 1.0, not cues.other)
