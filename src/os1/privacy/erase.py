@@ -3,8 +3,8 @@
 In the database: the memories go through the memory engine's forget (keyword indexes,
 vectors, notes that quoted them), then the user row, which cascades to conversations, turns,
 mood readings, the voice baseline and the safety log. `secure_delete` zeroes freed pages;
-the FTS5 indexes are merged (`optimize`) so deleted terms leave their segments; `VACUUM`
-rewrites the file without the free pages; the write-ahead log is truncated. Outside it:
+the memory engine's forget has merged the FTS5 segments (so deleted terms leave them);
+`VACUUM` rewrites the file without the free pages; the write-ahead log is truncated. Outside it:
 the saved vector index and the KV-cache snapshots of the conversation are overwritten, then
 removed. The config file holds the user's own settings (name, topics to avoid): it goes too.
 """
@@ -20,8 +20,6 @@ from os1.memory.vectors import index_path
 from os1.store.base import User
 from os1.store.files import shred
 from os1.store.sqlite import SQLiteStore, transaction
-
-FTS_TABLES = ("memory_fts", "memory_back_fts", "memory_around_fts")
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,7 @@ def erase_user(store: SQLiteStore, memory: MemoryEngine, user: User,
 
 
 def _compact(db: sqlite3.Connection) -> None:
-    """Leave no deleted text in the file: merged keyword segments, no free pages, no log."""
-    for table in FTS_TABLES:
-        db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+    """Leave no deleted text in the file: no free pages, no log. (The keyword segments were
+    merged by the memory engine's forget, which took every keyword row there was.)"""
     db.execute("VACUUM")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
