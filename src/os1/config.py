@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,18 @@ class Settings:
         default=0,
         metadata={"help": "suggest a break after this many minutes of continuous talk; "
                   "0 = never (minors: 45 when left at 0)"},
+    )
+    checkins: bool = field(
+        default=True,
+        metadata={"help": "let os1 speak first: follow-ups on what you mentioned, reminders, "
+                  "a low stretch, a long silence (off: it never starts a conversation)"},
+    )
+    quiet_hours: str = field(
+        default="22:00-08:00",
+        metadata={"help": "local hours when os1 never checks in, HH:MM-HH:MM (\"\" = none)"},
+    )
+    checkins_per_day: int = field(
+        default=2, metadata={"help": "most check-ins os1 starts in one day (0 = none)"}
     )
     encryption: str = field(
         default="off",
@@ -341,6 +355,28 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"age_group must be adult or minor (it is {settings.age_group!r}).")
     if settings.break_reminder_minutes < 0:
         raise ConfigError("break_reminder_minutes must be 0 (never) or more.")
+    if settings.checkins_per_day < 0:
+        raise ConfigError("checkins_per_day must be 0 (none) or more.")
+    if settings.quiet_hours.strip():
+        parse_quiet_hours(settings.quiet_hours)
     if settings.encryption not in ("off", "passphrase", "keyring"):
         raise ConfigError(
             f"encryption must be off, passphrase or keyring (it is {settings.encryption!r}).")
+
+
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time] | None:
+    """``"22:00-08:00"`` → (22:00, 08:00); ``""`` → None (no quiet hours). The span may cross
+    midnight; equal ends mean none."""
+    if not text.strip():
+        return None
+    match = _CLOCK.match(text)
+    if match is None:
+        raise ConfigError(f"quiet_hours {text!r} must look like 22:00-08:00 (local time), or be "
+                          "empty for none.")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ConfigError(f"quiet_hours {text!r} has a time that does not exist.")
+    return time(h1, m1), time(h2, m2)

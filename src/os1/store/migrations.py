@@ -135,4 +135,71 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX safety_by_user ON safety_events (user_id, id)",
         "CREATE INDEX safety_by_turn ON safety_events (turn_id)",
     ),
+    # 5: who the companion is for this user and how it reaches out (issue 6).
+    # persona_settings: the user's layer (onboarding or `os1 persona set`); onboarding: one row
+    # per question answered or skipped (resumable); self_models: every version of the
+    # companion's self-model, never edited (undo appends a copy of an older body); journal: the
+    # companion's own entries, each from one reflection; checkins: what os1 may say first,
+    # one row per trigger (unique key), hanging off the turn or memory it came from so
+    # forgetting that removes it; checkin_state: "not now" and the last look at the clock.
+    (
+        """CREATE TABLE persona_settings (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            companion_name TEXT NOT NULL DEFAULT 'os1',
+            address_as TEXT NOT NULL DEFAULT '',
+            tone TEXT NOT NULL DEFAULT 'warm',
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE onboarding (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('answered', 'skipped')),
+            at TEXT NOT NULL,
+            PRIMARY KEY (user_id, question)
+        )""",
+        """CREATE TABLE self_models (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            through_turn_id INTEGER NOT NULL DEFAULT 0,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX self_models_by_user ON self_models (user_id, id)",
+        """CREATE TABLE journal (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            self_model_id INTEGER NOT NULL REFERENCES self_models(id) ON DELETE CASCADE,
+            written_at TEXT NOT NULL,
+            text TEXT NOT NULL
+        )""",
+        "CREATE INDEX journal_by_user ON journal (user_id, id)",
+        """CREATE TABLE checkins (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('reminder', 'follow_up', 'low_mood', 'silence',
+                                               'date')),
+            trigger_key TEXT NOT NULL,
+            about TEXT NOT NULL DEFAULT '',
+            turn_id INTEGER REFERENCES turns(id) ON DELETE CASCADE,
+            memory_id INTEGER REFERENCES memories(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'seen', 'dismissed',
+                                                   'expired')),
+            sent_at TEXT,
+            UNIQUE (user_id, trigger_key)
+        )""",
+        "CREATE INDEX checkins_by_status ON checkins (user_id, status, due_at)",
+        "CREATE INDEX checkins_by_turn ON checkins (turn_id)",
+        "CREATE INDEX checkins_by_memory ON checkins (memory_id)",
+        """CREATE TABLE checkin_state (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            paused_until TEXT,
+            last_tick TEXT
+        )""",
+    ),
 )
