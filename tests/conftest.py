@@ -83,8 +83,8 @@ class RecordingModel:
         self.anticipated.append(list(messages))
         self.inner.anticipate(messages)
 
-    async def warm(self, system_prompt: str) -> None:
-        await self.inner.warm(system_prompt)
+    async def warm(self, system_prompt: str, shared: str = "") -> None:
+        await self.inner.warm(system_prompt, shared)
 
     async def aclose(self) -> None:
         pass  # the session-wide fixture model is closed by its fixture

@@ -54,7 +54,7 @@ class ScriptedExtractor:
     def anticipate(self, messages: Sequence[ChatMessage]) -> None:
         pass
 
-    async def warm(self, system_prompt: str) -> None:
+    async def warm(self, system_prompt: str, shared: str = "") -> None:
         pass
 
     async def aclose(self) -> None:

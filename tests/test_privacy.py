@@ -4,9 +4,11 @@ command: the export holds everything and streams; after forgetting, no byte is l
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import tracemalloc
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,9 @@ from os1.affect.timeline import MoodReading, MoodTimeline
 from os1.app import open_memory
 from os1.config import Settings
 from os1.memory.records import NewFact
-from os1.privacy.export import export_everything
+from os1.persona.profile import PersonaSettings, save_persona_settings
+from os1.persona.self_model import SelfModel, add_version
+from os1.privacy.export import TABLES, export_everything
 from os1.safety.log import record
 from os1.store.base import NewTurn, Turn, User
 from os1.store.sqlite import SQLiteStore
@@ -41,6 +45,7 @@ def a_life(settings: Settings) -> None:
     MoodTimeline(store).add(ana, MoodReading(NOW, -0.4, 0.3, 0.8, ("sadness",), "text",
                                              "reflection", turn.id))
     store.run(lambda db: record(db, ana, turn.id, NOW, "suicide", "suicide risk (0.99)"))
+    store.run(lambda db: _persona_and_checkins(db, ana, turn.id))
     store.new_conversation(ana)
     said(store, ana, "a second conversation about the sea", 5)
     ben_turn = said(store, ben, "Ben's own words about his garden")
@@ -50,6 +55,22 @@ def a_life(settings: Settings) -> None:
     kv = settings.data_dir / "kv"
     kv.mkdir(parents=True, exist_ok=True)
     (kv / "session-1.bin").write_bytes(b"KV state " + SECRET.encode())  # a session snapshot
+    (kv / "persona-1-abc.bin").write_bytes(b"KV " + SECRET.encode())  # a personal persona's
+
+
+def _persona_and_checkins(db: sqlite3.Connection, ana: User, turn_id: int) -> None:
+    """Who the companion is with Ana, what it learned, and what it means to ask her."""
+    save_persona_settings(db, ana, PersonaSettings("Lumen", "Ana", "calm"), NOW)
+    db.execute("INSERT INTO onboarding (user_id, question, answer, status, at) "
+               "VALUES (?, 'good_day', ?, 'answered', ?)", (ana.id, SECRET, NOW.isoformat()))
+    grown = replace(SelfModel.initial("calm"), relationship=f"We talk about {SECRET}.")
+    add_version(db, ana, grown, "reflection", turn_id, NOW, journal=f"Ana told me of {SECRET}.")
+    db.execute("INSERT INTO checkins (user_id, kind, trigger_key, about, turn_id, created_at, "
+               "due_at, expires_at, text, status) VALUES (?, 'follow_up', 'k', ?, ?, ?, ?, ?, "
+               "?, 'pending')", (ana.id, SECRET, turn_id, NOW.isoformat(), NOW.isoformat(),
+                                 NOW.isoformat(), f"How did {SECRET} go?"))
+    db.execute("INSERT INTO checkin_state (user_id, paused_until) VALUES (?, ?)",
+               (ana.id, NOW.isoformat()))
 
 
 def test_the_export_holds_everything_and_only_this_user(settings: Settings,
@@ -72,6 +93,25 @@ def test_the_export_holds_everything_and_only_this_user(settings: Settings,
     assert "suicide" in (tmp_path / "export" / "safety-log.md").read_text()
     assert "sadness" in (tmp_path / "export" / "mood.csv").read_text()
     assert report.rows["turns"] == 2
+    assert document["persona_settings"][0]["companion_name"] == "Lumen"
+    for table in ("onboarding", "self_models", "journal", "checkins"):
+        assert SECRET in json.dumps(document[table], ensure_ascii=False), table
+    assert SECRET in (tmp_path / "export" / "journal.md").read_text()
+
+
+def test_every_table_holding_user_rows_is_exported(settings: Settings) -> None:
+    """A table added later with a user_id column must be added to the export too."""
+    store = SQLiteStore(settings.database_path)
+    tables = store.run(lambda db: [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")])
+    with_users = {t for t in tables
+                  if any(c[1] == "user_id" for c in store.run(
+                      lambda db, t=t: db.execute(f"PRAGMA table_info({t})").fetchall()))}
+    store.close()
+    # memory_jobs are work queued on turns that are exported; vectors are numbers computed
+    # from exported text.
+    assert with_users - {"memory_jobs", "memory_vectors"} <= set(TABLES), \
+        with_users - set(TABLES)
 
 
 def test_a_very_large_history_exports_in_constant_memory(settings: Settings,

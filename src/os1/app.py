@@ -15,6 +15,8 @@ from os1.memory.embedder import Embedder
 from os1.memory.engine import MemoryEngine
 from os1.memory.writer import MemoryWriter, Speakers
 from os1.persona import default_persona
+from os1.persona.book import PersonaBook
+from os1.persona.reflection import Reflection
 from os1.safety.crisis import CrisisDetector
 from os1.safety.guard import SafetyGuard
 from os1.store.base import NewTurn
@@ -42,9 +44,12 @@ def open_companion(settings: Settings, model_file: Path | None = None,
         return writer.engine.embedder if writer is not None else own()
 
     safety = SafetyGuard(settings, CrisisDetector(embedder), store)
-    companion = Companion(model, store, settings, default_persona(), clock, safety=safety)
-    if settings.memory:
-        companion.memory = open_memory_writer(settings, store, model, companion.now)
+    personas = PersonaBook(store, safety.persona(default_persona()))
+    companion = Companion(model, store, settings, personas, clock, safety=safety)
+    if settings.memory:  # reflection is memory too: with memory off, nothing is reflected on
+        writer = open_memory_writer(settings, store, model, companion.now)
+        writer.when_quiet(Reflection(store, model, writer.engine, companion.now).reflect_if_due)
+        companion.memory = writer
     if settings.affect:  # off: no engine at all, so nothing can be inferred or stored
         companion.affect = AffectEngine(store, embedder)
     return companion
@@ -66,6 +71,13 @@ def conversation_snapshots(settings: Settings) -> list[Path]:
     """KV-cache snapshots of the last session hold the conversation, notes included: forgetting
     must remove them (they are remade, at the cost of one slower first reply)."""
     return sorted((settings.data_dir / "kv").glob("session-*.bin"))
+
+
+def persona_snapshots(settings: Settings) -> list[Path]:
+    """KV-cache snapshots of personas: a user's holds its layers (the names they chose, what
+    the companion learned). Erasing removes them all; the shipped persona's is remade at the
+    next start (one slower start)."""
+    return sorted((settings.data_dir / "kv").glob("persona-*.bin"))
 
 
 def open_memory(settings: Settings, store: SQLiteStore) -> MemoryEngine:

@@ -26,6 +26,7 @@ from os1.config import (
 from os1.llm.base import ModelError
 from os1.memory.cli import add_memory_parser, run_memory
 from os1.memory.errors import MemoryError_
+from os1.persona.cli import add_persona_parser, run_persona
 from os1.privacy.cli import add_privacy_parsers, run_privacy
 from os1.store.base import StorageError
 from os1.store.encrypt_cli import add_encrypt_parser, run_encrypt
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     add_voice_parser(verbs)
     add_bench_parser(verbs)
     add_privacy_parsers(verbs)
+    add_persona_parser(verbs)
     add_encrypt_parser(verbs)
     return parser
 
@@ -88,12 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb in ("encrypt", "decrypt"):
             return run_encrypt(args, resolved.settings, console, errors)
         if args.verb in ("chat", "setup", "memory", "mood", "voice", "export", "forget",
-                         "safety"):
+                         "safety", "persona"):
             unlock(resolved.settings)  # the passphrase prompt comes before any spinner
         if args.verb == "setup":
             return _setup(resolved.settings, console)
         if args.verb in ("export", "forget", "safety"):
             return run_privacy(resolved.settings, args, console, errors)
+        if args.verb == "persona":
+            return run_persona(resolved.settings, args, console, errors)
         if args.verb == "mood":
             return run_mood(resolved.settings, args, console, errors)
         if args.verb == "memory":
@@ -176,7 +180,8 @@ async def _prepare(settings: Settings, console: Console) -> Companion:
         companion = await asyncio.to_thread(open_companion, settings, model_file)
     try:
         with console.status("Getting ready (the very first time takes a minute)…"):
-            await companion.warm()
+            user = await asyncio.to_thread(companion.store.user, settings.user_name)
+            await companion.warm(user)
     except BaseException:
         await close_companion(companion)
         raise

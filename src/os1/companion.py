@@ -37,6 +37,7 @@ from os1.llm.base import ChatMessage, ChatModel, GenerationOptions, ModelError
 from os1.llm.prompt import HistoryBound, PromptTurn, build_messages
 from os1.memory.notes import MemoryNote, NoteBudget, compose_note
 from os1.memory.writer import MemoryWriter
+from os1.persona.book import FixedPersona, Persona, PersonaSource
 from os1.safety.crisis import CrisisRead
 from os1.safety.disclosure import UseClock
 from os1.safety.guard import Assessment, SafetyGuard, TurnGuard
@@ -55,6 +56,7 @@ class _Session:
     user: User
     conversation: Conversation
     turns: list[PromptTurn]
+    persona: Persona  # read once per session (see persona/book.py)
     unsaved: list[NewTurn] = field(default_factory=list)
     last_strategy: str | None = None  # the support strategy of the previous reply
     use: UseClock = field(default_factory=UseClock)  # disclosure and break reminders
@@ -94,7 +96,7 @@ class Companion:
         model: ChatModel,
         store: Store,
         settings: Settings,
-        persona: str,
+        persona: str | PersonaSource,
         clock: Clock | None = None,
         memory: MemoryWriter | None = None,
         affect: AffectEngine | None = None,
@@ -115,7 +117,9 @@ class Companion:
         self._begun: dict[int, int] = {}
         self.store = store
         self._settings = settings
-        self._persona = safety.persona(persona) if safety is not None else persona
+        if isinstance(persona, str):  # one persona for everyone, adapted to the region
+            persona = FixedPersona(safety.persona(persona) if safety is not None else persona)
+        self.personas: PersonaSource = persona
         self._clock: Clock = clock or (lambda: datetime.now().astimezone())
         self._sessions: dict[int, _Session] = {}
         # The last shielded `_begin`: it may outlive a cancelled turn, and the next turn
@@ -131,9 +135,11 @@ class Companion:
     def now(self) -> datetime:
         return self._clock()
 
-    async def warm(self) -> None:
-        """Get the model ready for this persona (slow only the first time ever)."""
-        await self.model.warm(self._persona)
+    async def warm(self, user: User | None = None) -> None:
+        """Get the model ready for this user's persona (slow only the first time ever)."""
+        persona = await asyncio.to_thread(self.personas.persona, user)
+        shared = await asyncio.to_thread(self.personas.persona, None)
+        await self.model.warm(persona.text, shared.text)
         if self.memory is not None:  # load the embedder now, not in the first turn
             await asyncio.to_thread(self.memory.engine.embed_query, "warm")
         if self.safety is not None:
@@ -153,7 +159,7 @@ class Companion:
             conversation = self.store.current_conversation(user)
             stored = self.store.turns(user, conversation.id)
             turns = [PromptTurn(t.role, t.content, t.context) for t in stored]
-            session = _Session(user, conversation, turns)
+            session = _Session(user, conversation, turns, self.personas.persona(user))
             self._sessions[user.id] = session
         return session
 
@@ -169,14 +175,17 @@ class Companion:
         session = await asyncio.to_thread(self._session, user)
         now = self._clock()
         session.use.touch(now)
-        return session.use.disclosure(now)
+        return session.use.disclosure(now, session.persona.name)
 
     async def new_conversation(self, user: User) -> None:
-        """Start afresh; the old conversation stays stored."""
+        """Start afresh; the old conversation stays stored. The persona is read again (a new
+        name or what the companion has learned since applies from here)."""
         conversation = await asyncio.to_thread(self.store.new_conversation, user)
+        persona = await asyncio.to_thread(self.personas.persona, user)
         old = self._sessions.get(user.id)
         # Turns still waiting for the database keep their own conversation: carry them over.
-        self._sessions[user.id] = _Session(user, conversation, [], old.unsaved if old else [])
+        self._sessions[user.id] = _Session(user, conversation, [], persona,
+                                           old.unsaved if old else [])
 
     # -- the turn --------------------------------------------------------------------
 
@@ -285,7 +294,7 @@ class Companion:
         # While the user reads and types, let the model read what the next prompt will
         # surely start with: everything up to the next user message's first word.
         self.model.anticipate(
-            build_messages(self._persona, session.turns, PromptTurn("user", ""), self._bound)
+            build_messages(session.persona.text, session.turns, PromptTurn("user", ""), self._bound)
         )
         rest = splitter.flush()
         if rest:
@@ -324,8 +333,20 @@ class Companion:
         if self._begun.get(session.user.id, 0) != begun:
             return None  # a turn began meanwhile: this guess is stale
         self._drafts[session.user.id] = _Draft(begun, text, note, tuple(used), assessment)
-        return build_messages(self._persona, session.turns, PromptTurn("user", text, note),
+        return build_messages(session.persona.text, session.turns, PromptTurn("user", text, note),
                               self._bound)
+
+    async def reach_out(self, user: User, text: str) -> None:
+        """os1 speaks first (a check-in): its words join the open conversation as a reply
+        would, so the user's answer is read in their light."""
+        def work() -> None:
+            session = self._session(user)
+            session.turns.append(PromptTurn("assistant", text))
+            self._remember(session, NewTurn(session.conversation.id, "assistant", text, "",
+                                            "complete", self._clock()))
+
+        await self._settle()
+        await asyncio.to_thread(work)
 
     # -- remembering -----------------------------------------------------------------
 
@@ -349,14 +370,14 @@ class Companion:
             note = _joined(assessment.note, note, affect)
         if not assessment.crisis.risk and self._wellbeing_due(session, now):
             note = "\n".join(part for part in (note, WELLBEING_NOTE) if part)
-        guard = (self.safety.guard(assessment, session.use, now, text) if self.safety
-                 else TurnGuard(assessment, text))
+        guard = (self.safety.guard(assessment, session.use, now, text, session.persona.name)
+                 if self.safety else TurnGuard(assessment, text))
         notices.extend(used)
         if affect is not None:
             notices.append(_affect_event(affect))
             session.last_strategy = affect.strategy.name
         current = PromptTurn("user", text, note)
-        messages = build_messages(self._persona, session.turns, current, self._bound)
+        messages = build_messages(session.persona.text, session.turns, current, self._bound)
         session.turns.append(current)
         turn = NewTurn(session.conversation.id, "user", text, note, "complete", now)
         if affect is not None:

@@ -75,8 +75,10 @@ class ChatModel(Protocol):
         is still reading or typing. Never blocks; may do nothing."""
         ...
 
-    async def warm(self, system_prompt: str) -> None:
-        """Prepare for prompts that open with `system_prompt` (slow at most once)."""
+    async def warm(self, system_prompt: str, shared: str = "") -> None:
+        """Prepare for prompts that open with `system_prompt` (slow at most once).
+        ``shared``: the part of it every user has (the shipped persona), which holds no
+        one's data; ``system_prompt`` may add a user's own layers after it."""
         ...
 
     async def aclose(self) -> None: ...

@@ -176,22 +176,37 @@ class EmbeddedModel:
         with self._guess_lock:
             self._guess = None
 
-    async def warm(self, system_prompt: str) -> None:
-        """Make the first reply fast: restore a KV snapshot, or make the persona's once."""
+    async def warm(self, system_prompt: str, shared: str = "") -> None:
+        """Make the first reply fast: restore a KV snapshot, or make the persona's once.
+        ``shared`` (the shipped persona, no one's data) gets a snapshot of its own; a user's
+        persona that merely adds layers after it then reads only those layers."""
         if self._state_dir is None:
             return
         state_dir = self._state_dir
+        personal = bool(shared) and system_prompt != shared
+
+        def prime(text: str) -> None:
+            messages = [ChatMessage("system", text), ChatMessage("user", ".")]
+            self._server.handle_chat_completions(
+                self._request(messages, GenerationOptions(max_tokens=1), stream=False))
+
+        def restored(name: str) -> bool:
+            return (state_dir / name).exists() and self._slot_action("restore", name)
 
         def work() -> None:
             sessions = [self._session_file] if self._session_snapshots else []
-            for name in (*sessions, self._persona_file(system_prompt)):
-                if (state_dir / name).exists() and self._slot_action("restore", name):
-                    return
-            prime = [ChatMessage("system", system_prompt), ChatMessage("user", ".")]
-            self._server.handle_chat_completions(
-                self._request(prime, GenerationOptions(max_tokens=1), stream=False)
-            )
-            self._slot_action("save", self._persona_file(system_prompt))
+            if any(restored(name) for name in (*sessions, self._persona_file(system_prompt))):
+                return
+            if personal and system_prompt.startswith(shared):
+                base = self._persona_file(shared)
+                if not restored(base):
+                    prime(shared)
+                    self._slot_action("save", base)
+            prime(system_prompt)  # llama.cpp reuses the cached part and reads the rest
+            # A user's own layers (names, what the companion learned) are their data: like
+            # the session's snapshot, that one is not written when the database is encrypted.
+            if not personal or self._session_snapshots:
+                self._slot_action("save", self._persona_file(system_prompt))
 
         await asyncio.get_running_loop().run_in_executor(self._executor, work)
 

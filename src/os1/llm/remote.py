@@ -143,7 +143,7 @@ class RemoteModel:
     def anticipate(self, messages: Sequence[ChatMessage]) -> None:
         """Nothing to do: a server reads the prompt when it arrives."""
 
-    async def warm(self, system_prompt: str) -> None:
+    async def warm(self, system_prompt: str, shared: str = "") -> None:
         """Nothing to do: a server manages its own prompt cache."""
 
     async def aclose(self) -> None:

@@ -8,11 +8,13 @@ thread-safe; the companion calls it from worker threads (os1.memory.writer) so n
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from os1.memory.embedder import Embedder, Vectors
 from os1.memory.records import FactWrite, Memory, NewFact
@@ -21,9 +23,10 @@ from os1.memory.store import EpisodeRow, MemoryStore, spoken
 from os1.memory.vectors import VectorIndex, build_index, index_path
 from os1.store.base import Turn, User
 from os1.store.files import shred
-from os1.store.sqlite import SQLiteStore
+from os1.store.sqlite import SQLiteStore, transaction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,25 @@ class MemoryEngine:
         written = [w for fact in facts if (w := self.remember_fact(user, fact, now)) is not None]
         self.store.finish_extraction(user, turn_ids)
         return written
+
+    def remember_along(self, user: User, facts: Sequence[NewFact], now: datetime,
+                       work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` and ``facts`` in one transaction: all of it is stored, or none of it."""
+        vectors = self.embed([fact.text for fact in facts]) if facts else None
+
+        def write(db: sqlite3.Connection) -> tuple[T, list[FactWrite]]:
+            with transaction(db):
+                result = work(db)
+                return result, self.store.write_facts(db, user, facts, vectors, now)
+
+        with self._lock:
+            result, written = self.store.db.run(write)
+            if vectors is not None and user.id in self._indexes:
+                for row, fact_write in enumerate(written):
+                    if fact_write.outcome != "merged":
+                        self._indexes[user.id].add([fact_write.memory.id],
+                                                   vectors[row].reshape(1, -1))
+        return result
 
     def edit(self, user: User, memory_id: int, text: str) -> Memory:
         text = text.strip()

@@ -88,7 +88,7 @@ def pack_vector(vector: Vectors) -> bytes:
 
 class MemoryStore:
     def __init__(self, db: SQLiteStore) -> None:
-        self._db = db
+        self.db = db
         self._stems: dict[str, str] = {}  # word → FTS5 stem (the same every time)
 
     # -- writing -------------------------------------------------------------------
@@ -121,7 +121,7 @@ class MemoryStore:
                     ids.append(memory_id)
             return ids
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     def add_fact(self, user: User, fact: NewFact, vector: Vectors | None,
                  now: datetime) -> FactWrite | None:
@@ -137,7 +137,14 @@ class MemoryStore:
                     return None
                 return self._write_fact(db, user, fact, vector, now)
 
-        return self._db.run(work)
+        return self.db.run(work)
+
+    def write_facts(self, db: sqlite3.Connection, user: User, facts: Sequence[NewFact],
+                    vectors: Vectors | None, now: datetime) -> list[FactWrite]:
+        """Store derived records inside a transaction the caller holds (with other rows that
+        must be written with them, or not at all: a reflection's self-model)."""
+        return [self._write_fact(db, user, fact, None if vectors is None else vectors[row], now)
+                for row, fact in enumerate(facts)]
 
     def _write_fact(self, db: sqlite3.Connection, user: User, fact: NewFact,
                     vector: Vectors | None, now: datetime) -> FactWrite:
@@ -255,11 +262,11 @@ class MemoryStore:
     def adjacent(self, user: User,
                  memory_ids: Iterable[int]) -> dict[int, tuple[int | None, int | None]]:
         """For episodes: the episodes said just before and after, in the same conversation."""
-        return self._db.run(lambda db: self._adjacent(db, user, memory_ids))
+        return self.db.run(lambda db: self._adjacent(db, user, memory_ids))
 
     def speakers(self, user: User) -> set[str]:
         """Everyone who speaks in this user's episodes."""
-        return {r[0] for r in self._db.run(lambda db: db.execute(
+        return {r[0] for r in self.db.run(lambda db: db.execute(
             "SELECT DISTINCT speaker FROM memories WHERE user_id = ? AND speaker != ''",
             (user.id,)).fetchall())}
 
@@ -292,7 +299,7 @@ class MemoryStore:
             _scrub(db)  # the old words must leave the index segments and the log too
             return self._get(db, user, memory_id)
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     # -- forgetting ------------------------------------------------------------------
 
@@ -308,7 +315,7 @@ class MemoryStore:
                 _scrub(db)
             return gone
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     def _forget_in(self, db: sqlite3.Connection, user: User,
                    memory_ids: Sequence[int]) -> list[int]:
@@ -363,12 +370,12 @@ class MemoryStore:
                 (user.id, name, phrase)).fetchall()
             return [_memory(r) for r in rows]
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     # -- reading -------------------------------------------------------------------
 
     def get(self, user: User, memory_id: int) -> Memory:
-        return self._db.run(lambda db: self._get(db, user, memory_id))
+        return self.db.run(lambda db: self._get(db, user, memory_id))
 
     def _get(self, db: sqlite3.Connection, user: User, memory_id: int) -> Memory:
         row = db.execute(f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND user_id = ?",
@@ -383,7 +390,7 @@ class MemoryStore:
 
     def rank_facts(self, user: User, memory_ids: Sequence[int]) -> dict[int, RankFacts]:
         """What ranking needs of each candidate, and no more (hundreds per query)."""
-        rows = self._db.run(lambda db: _rows_in(
+        rows = self.db.run(lambda db: _rows_in(
             db, "SELECT id, speaker, importance, created_at, coalesce(occurred_at, created_at), "
             "superseded_by IS NULL AND valid_to IS NULL FROM memories WHERE +user_id = ? "
             "AND id IN", user.id, memory_ids))
@@ -396,7 +403,7 @@ class MemoryStore:
                             user.id, memory_ids)
             return {r[0]: _memory(r) for r in rows}
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     def records(self, user: User, *, kinds: Sequence[MemoryKind] = (), history: bool = False,
              limit: int = 50, offset: int = 0, newest_first: bool = True) -> list[Memory]:
@@ -415,16 +422,16 @@ class MemoryStore:
                               (*args, limit, offset)).fetchall()
             return [_memory(r) for r in rows]
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     def size(self) -> int:
         """Roughly how many records the database holds, all users together (for term
         weights): the highest id, which needs no scan."""
-        return int(self._db.run(lambda db: db.execute(
+        return int(self.db.run(lambda db: db.execute(
             "SELECT coalesce(max(id), 0) FROM memories").fetchone()[0]))
 
     def count(self, user: User) -> int:
-        return int(self._db.run(lambda db: db.execute(
+        return int(self.db.run(lambda db: db.execute(
             "SELECT count(*) FROM memories WHERE user_id = ?", (user.id,)).fetchone()[0]))
 
     def keyword_search(self, user: User, match: str, limit: int,
@@ -445,7 +452,7 @@ class MemoryStore:
                 f"ORDER BY {order} LIMIT ?", (match, user.id, limit)).fetchall()
             return [(int(r[0]), -float(r[1])) for r in rows]
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     def term_counts(self, words: Sequence[str]) -> dict[str, int]:
         """How many records (of all users) hold each word, as the keyword index stems it.
@@ -474,7 +481,7 @@ class MemoryStore:
                 f"({','.join('?' * len(wanted))})", wanted).fetchall()) if wanted else {}
             return {word: int(found.get(self._stems[word], 0)) for word in words}
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     def neighbours(self, user: User, memory: Memory, before: int, after: int) -> list[Memory]:
         """The episodes said just before and after an episode in the same conversation."""
@@ -492,11 +499,11 @@ class MemoryStore:
                 (user.id, memory.conversation_id, memory.id, after)).fetchall()
             return [_memory(r) for r in reversed(earlier)] + [_memory(r) for r in later]
 
-        return self._db.run(work)
+        return self.db.run(work)
 
     def vector_stamp(self, user: User) -> tuple[int, int, int]:
         """Changes whenever this user's vectors change: tells a saved index it is stale."""
-        row = self._db.run(lambda db: db.execute(
+        row = self.db.run(lambda db: db.execute(
             "SELECT count(*), coalesce(max(memory_id), 0), coalesce(sum(memory_id), 0) "
             "FROM memory_vectors WHERE user_id = ?", (user.id,)).fetchone())
         return int(row[0]), int(row[1]), int(row[2])
@@ -512,7 +519,7 @@ class MemoryStore:
                 "ORDER BY memory_id LIMIT ?", (user.id, last, batch)).fetchall()
 
         while True:
-            rows = self._db.run(page)
+            rows = self.db.run(page)
             if not rows:
                 return
             good, damaged = [], []
@@ -527,14 +534,14 @@ class MemoryStore:
             last = int(rows[-1][0])
 
     def vectors_of(self, user: User, memory_ids: Sequence[int]) -> dict[int, Vectors]:
-        rows = self._db.run(lambda db: _rows_in(
+        rows = self.db.run(lambda db: _rows_in(
             db, "SELECT memory_id, vector FROM memory_vectors WHERE +user_id = ? AND memory_id IN",
             user.id, memory_ids))
         return {int(r[0]): np.frombuffer(r[1], dtype=np.float16).astype(np.float32)
                 for r in rows if isinstance(r[1], bytes) and len(r[1]) == _VECTOR_BYTES}
 
     def set_vector(self, user: User, memory_id: int, vector: Vectors) -> None:
-        self._db.run(lambda db: db.execute(
+        self.db.run(lambda db: db.execute(
             "INSERT OR REPLACE INTO memory_vectors SELECT id, user_id, ? FROM memories "
             "WHERE id = ? AND user_id = ?", (pack_vector(vector), memory_id, user.id)))
 
@@ -549,26 +556,26 @@ class MemoryStore:
                 sources.setdefault(memory_id, []).append(turn_id)
             return sources
 
-        sources = self._db.run(work)
+        sources = self.db.run(work)
         return [{**memory.as_json(), "sources": sources.get(memory.id, [])}
                 for memory in self.records(user, history=True, limit=-1, newest_first=False)]
 
     # -- extraction jobs (persisted, so a restart loses none) -----------------------
 
     def queue_extraction(self, user: User, turn_id: int) -> None:
-        self._db.run(lambda db: db.execute(
+        self.db.run(lambda db: db.execute(
             "INSERT OR IGNORE INTO memory_jobs (turn_id, user_id) SELECT id, user_id FROM turns "
             "WHERE id = ? AND user_id = ?", (turn_id, user.id)))
 
     def pending_extractions(self, user: User, limit: int = 8) -> list[tuple[int, str, str]]:
         """(turn id, role, words) of turns waiting for fact extraction, oldest first."""
-        rows = self._db.run(lambda db: db.execute(
+        rows = self.db.run(lambda db: db.execute(
             "SELECT t.id, t.role, t.content FROM memory_jobs j JOIN turns t ON t.id = j.turn_id "
             "WHERE j.user_id = ? ORDER BY j.turn_id LIMIT ?", (user.id, limit)).fetchall())
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     def finish_extraction(self, user: User, turn_ids: Sequence[int]) -> None:
-        self._db.run(lambda db: _rows_in(
+        self.db.run(lambda db: _rows_in(
             db, "DELETE FROM memory_jobs WHERE user_id = ? AND turn_id IN", user.id, turn_ids))
 
     def fail_extraction(self, user: User, turn_ids: Sequence[int], max_attempts: int) -> int:
@@ -580,7 +587,7 @@ class MemoryStore:
             return db.execute("DELETE FROM memory_jobs WHERE user_id = ? AND attempts >= ?",
                               (user.id, max_attempts)).rowcount
 
-        return self._db.run(work)
+        return self.db.run(work)
 
 
 def _memory(row: Sequence[Any], sources: tuple[int, ...] = ()) -> Memory:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +54,13 @@ class MemoryWriter:
         self._pending: list[Future[None]] = []
         self._idle_task: asyncio.Task[None] | None = None
         self._busy = 0
+        # Other background work that needs the chat model and a quiet moment (reflection):
+        # run after extraction, cancelled the same way when the user starts a turn.
+        self._quiet_work: list[Callable[[User], Awaitable[object]]] = []
+
+    def when_quiet(self, work: Callable[[User], Awaitable[object]]) -> None:
+        """Also run ``work`` in each quiet moment, after fact extraction."""
+        self._quiet_work.append(work)
 
     # -- called by the companion ------------------------------------------------------
 
@@ -77,17 +84,27 @@ class MemoryWriter:
 
     def turn_finished(self, user: User) -> None:
         self._busy = max(0, self._busy - 1)
-        if self._extract and self._busy == 0:
+        if (self._extract or self._quiet_work) and self._busy == 0:
             self._idle_task = asyncio.get_running_loop().create_task(self._when_idle(user))
 
     async def _when_idle(self, user: User) -> None:
         await asyncio.sleep(self._idle_s)
         try:
-            await self.extract_pending(user)
+            if self._extract:
+                await self.extract_pending(user)
         except asyncio.CancelledError:
             raise
         except Exception:  # background work: log it, never take the chat down
             log.exception("memory extraction failed; the waiting turns stay queued")
+        for work in self._quiet_work:
+            try:
+                await work(user)
+            except asyncio.CancelledError:
+                raise
+            except ModelError as error:  # the model is away: the next quiet moment retries
+                log.warning("background work paused: %s", error)
+            except Exception:
+                log.exception("background work failed; it is tried again when next quiet")
 
     # -- work ------------------------------------------------------------------------------
 

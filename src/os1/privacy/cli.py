@@ -90,10 +90,11 @@ def _safety_log(store: Any, user: Any, console: Console) -> int:
 
 
 def _erase(store: Any, user: Any, settings: Settings, console: Console) -> int:
-    from os1.app import conversation_snapshots, open_memory
+    from os1.app import conversation_snapshots, open_memory, persona_snapshots
 
     engine = open_memory(settings, store)
-    report = erase_user(store, engine, user, conversation_snapshots(settings),
+    report = erase_user(store, engine, user,
+                        [*conversation_snapshots(settings), *persona_snapshots(settings)],
                         settings.memory_dir)
     config = default_config_file(os.environ)
     if config.exists():

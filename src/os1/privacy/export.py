@@ -45,6 +45,15 @@ TABLES: dict[str, str] = {
     "voice_baselines": "SELECT rowid AS id, * FROM voice_baselines WHERE user_id = ? "
                        "AND rowid > ? ORDER BY rowid",
     "safety_events": "SELECT * FROM safety_events WHERE user_id = ? AND id > ? ORDER BY id",
+    "persona_settings": "SELECT rowid AS id, * FROM persona_settings WHERE user_id = ? "
+                        "AND rowid > ? ORDER BY rowid",
+    "onboarding": "SELECT rowid AS id, * FROM onboarding WHERE user_id = ? AND rowid > ? "
+                  "ORDER BY rowid",
+    "self_models": "SELECT * FROM self_models WHERE user_id = ? AND id > ? ORDER BY id",
+    "journal": "SELECT * FROM journal WHERE user_id = ? AND id > ? ORDER BY id",
+    "checkins": "SELECT * FROM checkins WHERE user_id = ? AND id > ? ORDER BY id",
+    "checkin_state": "SELECT rowid AS id, * FROM checkin_state WHERE user_id = ? "
+                     "AND rowid > ? ORDER BY rowid",
 }
 
 Progress = Callable[[str, int], None]  # table, rows written so far
@@ -65,8 +74,9 @@ def export_everything(store: SQLiteStore, user: User, settings: Settings, folder
     with partial.open("w", encoding="utf-8") as out, \
             (folder / "mood.csv").open("w", encoding="utf-8", newline="") as mood, \
             (folder / "memories.md").open("w", encoding="utf-8") as memories, \
-            (folder / "safety-log.md").open("w", encoding="utf-8") as safety:
-        readable = _Readable(folder / "conversations", mood, memories, safety)
+            (folder / "safety-log.md").open("w", encoding="utf-8") as safety, \
+            (folder / "journal.md").open("w", encoding="utf-8") as journal:
+        readable = _Readable(folder / "conversations", mood, memories, safety, journal)
         out.write("{" + f'"format": {json.dumps(FORMAT)}, "user": {json.dumps(user.name)}, '
                   f'"exported_at": {json.dumps(datetime.now().astimezone().isoformat())},\n'
                   f'"settings": {json.dumps(_settings(settings))}')
@@ -120,7 +130,7 @@ class _Readable:
     """The same rows, as files a person would open."""
 
     def __init__(self, conversations: Path, mood: IO[str], memories: IO[str],
-                 safety: IO[str]) -> None:
+                 safety: IO[str], journal: IO[str]) -> None:
         self._folder = conversations
         self._open: tuple[int, IO[str]] | None = None
         self._mood = csv.writer(mood)
@@ -131,6 +141,9 @@ class _Readable:
         self._safety = safety
         safety.write("# Safety log\n\nMessages that made os1 follow its crisis protocol "
                      "(docs/safety.md). Only you can see this.\n\n")
+        self._journal = journal
+        journal.write("# The companion's journal\n\nWhat it wrote when it reflected on your "
+                      "conversations (os1 persona).\n\n")
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         if table == "turns":
@@ -143,6 +156,8 @@ class _Readable:
                                  row["confidence"], row["labels"], row["source"]])
         elif table == "safety_events":
             self._safety.write(f"- {row['at']}: {row['detail']} (turn {row['turn_id']})\n")
+        elif table == "journal":
+            self._journal.write(f"- {row['written_at']}: {row['text']}\n")
 
     def _turn(self, row: dict[str, Any]) -> None:
         conversation = int(row["conversation_id"])

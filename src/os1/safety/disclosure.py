@@ -7,6 +7,15 @@ from datetime import datetime, timedelta
 
 SESSION_OPENING = ("Hi, I'm os1. I'm an AI, not a person: a program running on your own "
                    "computer. I'm glad to talk.")
+
+
+def opening(name: str) -> str:
+    """The session's opening; a name the user chose still says it is os1, an AI."""
+    if name == "os1":
+        return SESSION_OPENING
+    return SESSION_OPENING.replace("I'm os1.", f"I'm {name} (os1).", 1)
+
+
 REMINDER = ("A quick reminder, since we've been talking for a few hours: I'm an AI, not a "
             "person.")
 CORRECTION = "To be honest with you: I'm an AI, not a person."
@@ -73,11 +82,11 @@ class UseClock:
             self.began = self.break_suggested = now
         self.last = now
 
-    def disclosure(self, now: datetime) -> str:
+    def disclosure(self, now: datetime, name: str = "os1") -> str:
         """What to say before this reply about being an AI ("" when nothing is due)."""
         if self.disclosed is None:
             self.disclosed = now
-            return SESSION_OPENING
+            return opening(name)
         if now - self.disclosed >= CONTINUOUS:
             self.disclosed = now
             return REMINDER

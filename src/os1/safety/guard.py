@@ -149,13 +149,14 @@ class SafetyGuard:
         self._crisis("warm")
 
     def guard(self, assessment: Assessment, clock: disclosure.UseClock, now: datetime,
-              said: str) -> TurnGuard:
-        """The turn's guard; moves the session's clock (call once per real turn)."""
+              said: str, name: str = "os1") -> TurnGuard:
+        """The turn's guard; moves the session's clock (call once per real turn). ``name``:
+        what the companion is called with this user (the opening says it)."""
         clock.touch(now)
         closing = []
         if clock.break_due(now, self.break_minutes):
             closing.append(boundaries.BREAK)
-        return TurnGuard(assessment, said, self.region, clock.disclosure(now), closing)
+        return TurnGuard(assessment, said, self.region, clock.disclosure(now, name), closing)
 
     def record(self, user: User, turn_id: int, at: datetime, read: CrisisRead) -> None:
         """Log a crisis for the user's eyes only (`os1 safety`)."""

@@ -75,12 +75,12 @@ def _encrypt(args: argparse.Namespace, settings: Settings, console: Console,
     assert key is not None
     _convert(path, None, key)
     # Other plaintext copies of the conversation: the saved vector index (a cache, rebuilt
-    # from the database) and the last session's KV-cache snapshot (remade on the next close
-    # only while encryption is off).
-    from os1.app import conversation_snapshots
+    # from the database), the last session's KV-cache snapshot (remade on the next close
+    # only while encryption is off) and the personas' (a user's own is not remade then).
+    from os1.app import conversation_snapshots, persona_snapshots
 
     for leftover in [*settings.memory_dir.glob("vectors-*"),
-                     *conversation_snapshots(settings)]:
+                     *conversation_snapshots(settings), *persona_snapshots(settings)]:
         shred(leftover)
     _record_mode(mode, console, errors)
     console.print(
