@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
 .PHONY: run test lint bench bench-chat bench-memory bench-affect bench-voice bench-safety \
+	bench-checkins bench-persona \
 	train-emotion train-chat-gate train-strategy train-crisis \
 	setup clean help
 
@@ -21,7 +22,7 @@ TRAIN_VENV  := .venv-train
 help:
 	@echo "make run    set up (first time: a few minutes) and talk with os1"
 	@echo "make test   install the test tools and run the whole suite"
-	@echo "make bench  measure chat latency, memory, affect, voice and safety (LOCOMO=…, …)"
+	@echo "make bench  measure chat latency, memory, affect, voice, safety, check-ins and persona (LOCOMO=…, …)"
 	@echo "make train-emotion, then train-chat-gate and train-strategy: rebuild the affect models"
 	@echo "make train-crisis: rebuild the crisis check (DAILYDIALOG=…)"
 
@@ -53,7 +54,7 @@ lint: $(TSTAMP)
 test: $(TSTAMP) lint
 	$(BIN)/pytest
 
-bench: bench-chat bench-memory bench-affect bench-voice bench-safety
+bench: bench-chat bench-memory bench-affect bench-voice bench-safety bench-checkins bench-persona
 
 bench-chat: $(STAMP)
 	$(BIN)/python bench/chat_latency.py --write docs/benchmarks.md
@@ -74,6 +75,14 @@ bench-voice: $(STAMP)
 
 bench-safety: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/safety.py --write docs/benchmarks.md
+
+# A month of check-ins on a fake clock: no models, seconds.
+bench-checkins: $(STAMP)
+	$(BIN)/python bench/checkins_month.py --write docs/benchmarks.md
+
+# Persona consistency (60 scripted messages, 1.5B and 0.5B) and a week of reflections: ~40 min.
+bench-persona: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/persona.py --write docs/benchmarks.md
 
 # Training needs PyTorch, which the product does not: it gets a venv of its own.
 $(TRAIN_VENV)/.installed: $(STAMP) requirements.lock
