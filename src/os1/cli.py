@@ -15,6 +15,7 @@ from rich.table import Table
 from os1.affect.cli import add_mood_parser, run_mood
 from os1.affect.errors import AffectError
 from os1.bench_cli import add_bench_parser, run_bench
+from os1.checkins.cli import add_checkins_parser, run_checkins
 from os1.companion import Companion
 from os1.config import (
     ConfigError,
@@ -31,6 +32,7 @@ from os1.privacy.cli import add_privacy_parsers, run_privacy
 from os1.store.base import StorageError
 from os1.store.encrypt_cli import add_encrypt_parser, run_encrypt
 from os1.store.open import unlock
+from os1.store.sqlite import SQLiteStore
 from os1.voice.cli import add_voice_parser, run_voice
 
 EXIT_OK = 0
@@ -57,8 +59,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="e.g. set affect off")
     config.add_argument("--json", action="store_true", help="print JSON")
 
-    setup = verbs.add_parser("setup", help="prepare the model (join, check, load once)")
+    setup = verbs.add_parser(
+        "setup", help="prepare the model (join, check, load once), then a few questions so "
+        "os1 can get to know you (skippable, resumable)")
     setup.add_argument("--model", help="default, fast, or a path to a .gguf file")
+    setup.add_argument("--redo", action="store_true", help="go through your answers again")
+    setup.add_argument("--no-questions", action="store_true",
+                       help="prepare the model only")
 
     add_memory_parser(verbs)
     add_mood_parser(verbs)
@@ -66,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     add_bench_parser(verbs)
     add_privacy_parsers(verbs)
     add_persona_parser(verbs)
+    add_checkins_parser(verbs)
     add_encrypt_parser(verbs)
     return parser
 
@@ -90,12 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb in ("encrypt", "decrypt"):
             return run_encrypt(args, resolved.settings, console, errors)
         if args.verb in ("chat", "setup", "memory", "mood", "voice", "export", "forget",
-                         "safety", "persona"):
+                         "safety", "persona", "checkins"):
             unlock(resolved.settings)  # the passphrase prompt comes before any spinner
         if args.verb == "setup":
-            return _setup(resolved.settings, console)
+            return _setup(resolved, args, console)
         if args.verb in ("export", "forget", "safety"):
             return run_privacy(resolved.settings, args, console, errors)
+        if args.verb == "checkins":
+            return run_checkins(resolved.settings, args, console, errors)
         if args.verb == "persona":
             return run_persona(resolved.settings, args, console, errors)
         if args.verb == "mood":
@@ -106,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_voice(resolved.settings, args, console, errors)
         if args.verb == "bench":
             return run_bench(args, console, errors)
-        return _chat(resolved.settings, args, console, errors)
+        return _chat(resolved, args, console, errors)
     except (ModelError, StorageError, MemoryError_, AffectError) as exc:
         errors.print(f"[red]{exc}[/red]")
         return EXIT_FAILED
@@ -188,23 +198,71 @@ async def _prepare(settings: Settings, console: Console) -> Companion:
     return companion
 
 
-def _setup(settings: Settings, console: Console) -> int:
+def _setup(resolved: ResolvedSettings, args: argparse.Namespace, console: Console) -> int:
     from os1.app import close_companion
+
+    settings = resolved.settings
 
     async def run() -> None:
         companion = await _prepare(settings, console)
-        console.print(f"[green]Ready.[/green] Model: {companion.model.name}")
-        console.print(f"Conversations are stored in {settings.database_path}")
-        await close_companion(companion)
+        try:
+            console.print(f"[green]Ready.[/green] Model: {companion.model.name}")
+            console.print(f"Conversations are stored in {settings.database_path}")
+            if not args.no_questions:
+                console.print()
+                await _interview(companion, resolved, console, redo=args.redo)
+        finally:
+            await close_companion(companion)
 
     asyncio.run(run())
     return EXIT_OK
 
 
-def _chat(settings: Settings, args: argparse.Namespace, console: Console,
+async def _interview(companion: Companion, resolved: ResolvedSettings, console: Console, *,
+                     redo: bool = False, offer: bool = False) -> None:
+    """The onboarding interview (os1 setup, or offered by a first os1 chat). Answers that
+    change the persona apply at once: the model is readied for the new persona here."""
+    from os1.persona.onboarding import QUESTIONS, Onboarding
+    from os1.terminal.interview import line_reader, run_interview
+
+    settings = resolved.settings
+    user = await asyncio.to_thread(companion.store.user, settings.user_name)
+    memory = companion.memory.engine if companion.memory is not None else None
+    store = companion.store
+    assert isinstance(store, SQLiteStore)  # what open_companion opens
+    onboarding = Onboarding(store, memory, resolved.config_file, companion.safety)
+    read = line_reader()
+    if offer:
+        progress = await asyncio.to_thread(onboarding.progress, user)
+        if progress.answered or progress.skipped:
+            return  # offered once: started, finished or declined before
+        console.print("Before we talk: may I ask a few questions to get to know you? About a "
+                      "minute; every question can be skipped.")
+        try:
+            answer = (await read("Start now? [Y/n] ")).strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            answer = "n"
+        if answer not in ("", "y", "yes"):
+            for question in QUESTIONS:  # declined: not asked again (os1 setup asks)
+                await asyncio.to_thread(onboarding.skip, user, question.id)
+            console.print("[dim]No problem. os1 setup asks them whenever you like.[/dim]")
+            return
+    before = await asyncio.to_thread(companion.personas.persona, user)
+    await run_interview(onboarding, user, console, read, redo=redo)
+    after = await asyncio.to_thread(companion.personas.persona, user)
+    if after != before:
+        with console.status("Getting ready for who you'd like me to be…"):
+            await companion.warm(user)
+
+
+def _chat(resolved: ResolvedSettings, args: argparse.Namespace, console: Console,
           errors: Console) -> int:
     from os1.app import close_companion
+    from os1.checkins.outreach import Outreach
+    from os1.checkins.scheduler import CheckIns
     from os1.terminal.chat import chat_loop, chat_once
+
+    settings = resolved.settings
 
     async def run() -> int:
         # Progress and spinners go to stderr so `os1 chat --once` prints only the reply.
@@ -214,11 +272,16 @@ def _chat(settings: Settings, args: argparse.Namespace, console: Console,
                          "are sent there.[/dim]")
         try:
             user = await asyncio.to_thread(companion.store.user, settings.user_name)
+            if args.once is None and sys.stdin.isatty():
+                await _interview(companion, resolved, console, offer=True)
             if args.new:
                 await companion.new_conversation(user)
             if args.once is not None:
                 return await chat_once(companion, user, args.once, console, errors)
-            return await chat_loop(companion, user, console)
+            store = companion.store
+            assert isinstance(store, SQLiteStore)  # what open_companion opens
+            outreach = Outreach(companion, CheckIns(store, settings))
+            return await chat_loop(companion, user, console, outreach)
         finally:
             unsaved = await close_companion(companion)
             if unsaved:

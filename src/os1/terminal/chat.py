@@ -7,14 +7,18 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
+from functools import partial
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 from rich.console import Console
 from rich.status import Status
 
+from os1.checkins.outreach import Outreach
+from os1.checkins.records import CheckIn
 from os1.companion import Companion
 from os1.events import AffectRead, Done, Event, MemoryUsed, Notice, Token, TurnError
 from os1.store.base import StorageError, User
@@ -48,17 +52,30 @@ async def chat_once(companion: Companion, user: User, text: str, console: Consol
     return 0 if outcome == "done" else 1
 
 
-async def chat_loop(companion: Companion, user: User, console: Console) -> int:
+async def chat_loop(companion: Companion, user: User, console: Console,
+                    outreach: Outreach | None = None, checkins_every_s: float = 60.0) -> int:
+    """``outreach``: check-ins are said when the chat opens and, while the user is not in a
+    turn, every ``checkins_every_s`` seconds (above the prompt)."""
     await _show_where_we_left_off(companion, user, console)
+    name = (await asyncio.to_thread(companion.personas.persona, user)).name
     opening = await companion.greet(user)
     if opening:  # honest from the first line: os1 is an AI
-        console.print(f"[bold]os1:[/bold] {_escape(opening)}")
+        console.print(f"[bold]{_escape(name)}:[/bold] {_escape(opening)}")
     if companion.affect is not None:  # consent starts with knowing
         console.print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
     console.print("[dim]/help for help. Ctrl-C stops a reply, Ctrl-D or /quit leaves.[/dim]")
+
+    def show(said: list[CheckIn]) -> None:
+        for checkin in said:
+            console.print(f"[bold]{_escape(name)}:[/bold] {_escape(checkin.text)}")
+
+    if outreach is not None:
+        show(await outreach.take(user))
     read = _terminal_reader() if sys.stdin.isatty() else _pipe_reader()
     keep = ""
     while True:
+        watcher = (asyncio.ensure_future(_watch(outreach, user, show, checkins_every_s))
+                   if outreach is not None else None)
         try:
             text = await read(keep)
         except EOFError:
@@ -67,7 +84,17 @@ async def chat_loop(companion: Companion, user: User, console: Console) -> int:
         except KeyboardInterrupt:
             keep = ""
             continue
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await watcher
         keep = ""
+        if outreach is not None and text.strip():
+            paused = await outreach.answered(user, text)
+            if paused is not None:
+                console.print(f"[dim]Check-ins paused until {paused.astimezone():%a %H:%M}."
+                              "[/dim]")
         command = text.strip().lower()
         if not command:
             continue
@@ -90,6 +117,22 @@ async def chat_loop(companion: Companion, user: User, console: Console) -> int:
         outcome = await _reply_until_ctrl_c(companion, user, text, console)
         if outcome == "lost":
             keep = text  # the store refused the message: offer it again, never lose it
+
+
+async def _watch(outreach: Outreach, user: User, show: Callable[[list[CheckIn]], None],
+                 every_s: float) -> None:
+    """While the user is at the prompt: say due check-ins above it. A cancellation (the user
+    pressed Enter) never falls between saying a check-in and showing it."""
+    while True:
+        await asyncio.sleep(every_s)
+        taking = asyncio.ensure_future(outreach.take(user))
+        try:
+            said = await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            show(await taking)
+            raise
+        if said:
+            await run_in_terminal(partial(show, said))
 
 
 async def _reply_until_ctrl_c(
