@@ -73,7 +73,7 @@ def test_tone_and_address_add_one_short_line_each(store: SQLiteStore, tmp_path: 
     warm = compose_persona(base, PersonaSettings(address_as="Sam"))
     assert warm.startswith(base)
     added = warm[len(base):]
-    assert "Call them Sam now and then, not in every message." in added
+    assert "Their name is Sam; they asked you to call them Sam." in added
     assert "playful" not in added and "calm" not in added
     playful = compose_persona(base, PersonaSettings(tone="playful"))[len(base):]
     calm = compose_persona(base, PersonaSettings(tone="calm"))[len(base):]
@@ -90,7 +90,7 @@ def test_learned_notes_come_last_under_the_rules(store: SQLiteStore, tmp_path: P
     persona = compose_persona(base, settings, learned=learned + "\n")
     assert persona.endswith(learned)
     notes = persona.index("Your own notes")
-    assert persona.index("Call them Sam") < notes and persona.index("calm and direct") < notes
+    assert persona.index("call them Sam") < notes and persona.index("calm and direct") < notes
     assert "never override anything above" in persona[notes:]
     only_learned = compose_persona(default_persona(), PersonaSettings(), learned=learned)
     assert only_learned.startswith(default_persona()) and only_learned.endswith(learned)

@@ -193,6 +193,13 @@ def test_what_the_model_writes_about_itself_is_untrusted() -> None:
     assert cleaned.about_me == ("I like our walks through the garden talk.",)
     assert all("\n" not in i for i in cleaned.interests)
     assert len(cleaned.journal) <= 600
+    # held against what was said: a topic from nowhere, a line copied from the talk
+    said = "user: the tomatoes are finally red\nos1: lovely!".casefold()
+    grounded = clean_reply(dict(GOOD_REPLY, interests=["old films", "tomatoes"],
+                                about_user=["The tomatoes are finally red.",
+                                            "The user waits patiently for the tomatoes."]), said)
+    assert grounded.interests == ("tomatoes",)
+    assert grounded.about_user == ("The user waits patiently for the tomatoes.",)
     grown = SelfModel.initial("warm")
     layer = learned_layer(grown)
     assert layer == ""  # nothing has moved yet: nothing added to the persona

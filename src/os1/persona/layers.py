@@ -43,7 +43,11 @@ def compose_persona(constitution: str, settings: PersonaSettings, *, learned: st
         text = _renamed(text, settings.companion_name)
     wishes = []
     if settings.address_as:
-        wishes.append(f"- Call them {settings.address_as} now and then, not in every message.")
+        # Said as a fact first: "call them X now and then" alone left the 1.5B and 0.5B models
+        # unable to answer "what do I like to be called?" (bench/persona.py, 0 of 3 each).
+        name = settings.address_as
+        wishes.append(f"- Their name is {name}; they asked you to call them {name}. Use it now "
+                      "and then, not in every message.")
     if _TONES[settings.tone]:
         wishes.append(_TONES[settings.tone])
     if wishes:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -72,10 +73,10 @@ who the companion is becoming with them. You are an AI and never pretend otherwi
 honest and specific; no flattery, no diagnosis.
 Return JSON with:
 - about_user: up to 3 short third-person insights about the person worth keeping for months, \
-drawn from what they said (e.g. "The user unwinds by gardening after hard workdays."). \
+drawn from what they said, in the form "The user <does or feels something> <when or why>". \
 Not single trivial facts.
-- about_me: up to 2 short first-person sentences about yourself as their companion \
-(e.g. "I enjoy our talks about old films.").
+- about_me: up to 2 short first-person sentences about yourself as their companion, in the \
+form "I <enjoy, notice, wonder> <something from these conversations>".
 - journal: your private journal entry about these conversations, 2 to 4 sentences, first person.
 - interests: up to 2 topics of 1 to 3 words that you have come to enjoy discussing with them; \
 only topics that really came up.
@@ -193,7 +194,7 @@ class Reflection:
 
     def _store_reflection(self, user: User, version: SelfVersion, reply: dict[str, Any],
                           turns: Sequence[tuple[int, str, str]], now: datetime) -> Reflected:
-        cleaned = clean_reply(reply)
+        cleaned = clean_reply(reply, "\n".join(text for _, _, text in turns).casefold())
         grown = grow(version.model, cleaned)
         through = max(turn_id for turn_id, _, _ in turns)
         sources = tuple(turn_id for turn_id, role, _ in turns if role == "user")
@@ -229,14 +230,28 @@ class CleanReply:
 
 
 def _trusted(text: object, limit: int) -> str:
-    """One line of the model's own words, or "" when it must not reach the persona."""
+    """One line of the model's own words, or "" when it must not reach the persona (or is
+    the instructions' form copied with its placeholders: "<something>")."""
     line = plain(str(text), limit)
-    if not line or instruction_like(line) or claims_human(line):
+    if not line or instruction_like(line) or claims_human(line) or "<" in line or ">" in line:
         return ""
     return line
 
 
-def clean_reply(reply: dict[str, Any]) -> CleanReply:
+_ABOUT_THEM = re.compile(r"\b(?:the user|they|their|them|he|she|his|her)\b", re.IGNORECASE)
+_ABOUT_ME = re.compile(r"\b(?:i|my|me)\b", re.IGNORECASE)
+
+
+def _came_up(topic: str, said: str) -> bool:
+    """Every content word of ``topic`` was said (by its first five letters: "films" matches
+    "film"). A 1.5B model otherwise offers topics from its instructions, not the talk."""
+    words = [w for w in re.findall(r"[a-z]+", topic.casefold()) if len(w) > 3]
+    return all(w[:5] in said for w in words)
+
+
+def clean_reply(reply: dict[str, Any], said: str = "") -> CleanReply:
+    """The model's reply, each string checked; ``said``: the conversation it read (lower
+    case), against which interests and insights are held ("" skips those checks)."""
     def many(key: str, limit: int, most: int) -> tuple[str, ...]:
         kept: list[str] = []
         for item in reply.get(key, [])[:most]:
@@ -246,10 +261,15 @@ def clean_reply(reply: dict[str, Any]) -> CleanReply:
         return tuple(kept)
 
     lean = {name: max(-1, min(1, int(reply.get("lean", {}).get(name, 0)))) for name in TRAITS}
-    interests = tuple(i.strip(" .").lower() for i in many("interests", 40, 2))
-    return CleanReply(about_user=many("about_user", 200, 3), about_me=many("about_me", 200, 2),
+    interests = [i.strip(" .").lower() for i in many("interests", 40, 2)]
+    # An insight is about the user in the third person, not a line copied from the talk.
+    about_user = [line for line in many("about_user", 200, 3) if _ABOUT_THEM.search(line)
+                  and not (said and line.casefold().rstrip(".!?") in said)]
+    return CleanReply(about_user=tuple(about_user),
+                      about_me=tuple(m for m in many("about_me", 200, 2) if _ABOUT_ME.search(m)),
                       journal=_trusted(reply.get("journal", ""), 600),
-                      interests=tuple(i for i in interests if i),
+                      interests=tuple(i for i in interests if i and (not said
+                                                                     or _came_up(i, said))),
                       curious_about=many("curious_about", 140, 2),
                       relationship=_trusted(reply.get("relationship", ""), 200), lean=lean)
 
