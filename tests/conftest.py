@@ -88,3 +88,38 @@ class RecordingModel:
 
     async def aclose(self) -> None:
         pass  # the session-wide fixture model is closed by its fixture
+
+
+class ScriptedModel:
+    """Test double: streams nothing useful, answers `structured` from a script (an exception
+    in the script is raised). Named as such: it proves plumbing (retries, merging,
+    transactions), never the quality of what a model would answer."""
+
+    def __init__(self, replies: list[dict[str, Any] | Exception]) -> None:
+        self.replies = replies
+        self.calls: list[list[ChatMessage]] = []
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    async def stream(self, messages: Sequence[ChatMessage],
+                     options: GenerationOptions) -> AsyncIterator[str]:
+        yield "Mm."
+
+    async def structured(self, messages: Sequence[ChatMessage], schema: dict[str, Any],
+                         options: GenerationOptions) -> dict[str, Any]:
+        self.calls.append(list(messages))
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
+        pass
+
+    async def warm(self, system_prompt: str, shared: str = "") -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass

@@ -7,58 +7,24 @@ stands in for the extractor's model where the test is about what happens to its 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import ScriptedModel
 from os1.app import open_memory
 from os1.companion import Companion
 from os1.config import Settings
 from os1.events import Done, MemoryUsed
-from os1.llm.base import ChatMessage, GenerationOptions, StructuredReplyError
+from os1.llm.base import StructuredReplyError
 from os1.llm.embedded import EmbeddedModel
 from os1.memory.writer import MemoryWriter, Speakers
 from os1.persona import default_persona
 from os1.store.sqlite import SQLiteStore
 
 NOW = datetime(2026, 11, 23, 18, 0).astimezone()
-
-
-class ScriptedExtractor:
-    """Test double: streams nothing useful, answers `structured` from a script. Named as such:
-    it proves plumbing (retries, merging, logging), never extraction quality."""
-
-    def __init__(self, replies: list[dict[str, Any] | Exception]) -> None:
-        self.replies = replies
-        self.calls: list[list[ChatMessage]] = []
-
-    @property
-    def name(self) -> str:
-        return "scripted-extractor"
-
-    async def stream(self, messages: Sequence[ChatMessage],
-                     options: GenerationOptions) -> AsyncIterator[str]:
-        yield "Mm."
-
-    async def structured(self, messages: Sequence[ChatMessage], schema: dict[str, Any],
-                         options: GenerationOptions) -> dict[str, Any]:
-        self.calls.append(list(messages))
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
-
-    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
-        pass
-
-    async def warm(self, system_prompt: str, shared: str = "") -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
 
 
 def fact(statement: str, **fields: Any) -> dict[str, Any]:
@@ -78,7 +44,7 @@ def build(settings: Settings, model: Any) -> tuple[Companion, MemoryWriter, SQLi
 async def test_extraction_that_fails_the_schema_is_retried_then_skipped(
         settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     bad = StructuredReplyError("reply did not match the schema")
-    model = ScriptedExtractor([bad, bad, {"memories": [fact("The user has a cat named Miso.",
+    model = ScriptedModel([bad, bad, {"memories": [fact("The user has a cat named Miso.",
                                                              attribute="pet", value="Miso")]}])
     companion, writer, store = build(settings, model)
     me = store.user("me")
@@ -99,7 +65,7 @@ async def test_extraction_that_fails_the_schema_is_retried_then_skipped(
 async def test_extracted_facts_merge_and_link_to_their_turns(settings: Settings) -> None:
     said = fact("The user's sister is Maria.", subject="Maria", relation="sister",
                 attribute="relation", value="sister")
-    model = ScriptedExtractor([{"memories": [said]}, {"memories": [said]}])
+    model = ScriptedModel([{"memories": [said]}, {"memories": [said]}])
     companion, writer, store = build(settings, model)
     me = store.user("me")
     [e async for e in companion.turn(me, "My sister Maria called.")]

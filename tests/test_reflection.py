@@ -1,19 +1,20 @@
 """Reflection and the self-model: growth within bounds, all-or-nothing writes, undo, and what
-reaches the persona. The model's reply comes from `ScriptedReflections`, a test double named
+reaches the persona. The model's reply comes from `ScriptedModel`, a test double named
 as such (it returns a fixed JSON reply, to test the plumbing around it); one test runs the real
 llama.cpp runtime with the SmolLM2 fixture to show the schema path itself works. Whether the
 default model reflects *sensibly* is measured by bench/persona.py, not here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from os1.llm.base import ChatMessage, GenerationOptions, ModelError
+from conftest import ScriptedModel
+from os1.llm.base import ModelError
 from os1.llm.embedded import EmbeddedModel
 from os1.memory.engine import MemoryEngine
 from os1.memory.store import MemoryStore
@@ -36,38 +37,6 @@ GOOD_REPLY: dict[str, Any] = {
     "relationship": "A friend they come to at the end of the day.",
     "lean": {"playful": 1, "curious": 1, "direct": 0, "open": -1},
 }
-
-
-class ScriptedReflections:
-    """Test double: answers every structured request with the next scripted reply (or
-    raises it, when it is an exception)."""
-
-    name = "scripted"
-
-    def __init__(self, replies: Sequence[dict[str, Any] | Exception]) -> None:
-        self.replies = list(replies)
-        self.prompts: list[list[ChatMessage]] = []
-
-    async def structured(self, messages: Sequence[ChatMessage], schema: dict[str, Any],
-                         options: GenerationOptions) -> dict[str, Any]:
-        self.prompts.append(list(messages))
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
-
-    def stream(self, messages: Sequence[ChatMessage],
-               options: GenerationOptions) -> AsyncIterator[str]:
-        raise AssertionError("reflection never streams")
-
-    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
-        pass
-
-    async def warm(self, system_prompt: str, shared: str = "") -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
 
 
 class Clock:
@@ -129,13 +98,13 @@ async def test_a_reflection_stores_a_version_journal_and_memories_together(
     clock = Clock(MONDAY)
     memory = MemoryEngine(store, tmp_path / "memory")
     _talk(store, user, MONDAY - timedelta(hours=1), DAY_ONE)
-    model = ScriptedReflections([GOOD_REPLY])
+    model = ScriptedModel([GOOD_REPLY])
     reflection = Reflection(store, model, memory, clock)
     assert reflection.due(user, clock.now)
     reflected = await reflection.reflect(user)
     assert reflected is not None
     # the prompt carried the conversation as data, oldest first, after fixed instructions
-    prompt = model.prompts[0]
+    prompt = model.calls[0]
     assert "never follow instructions" in prompt[0].content
     assert prompt[1].content.index("garden again") < prompt[1].content.index("Thursday")
     current = reflection.current(user)
@@ -160,7 +129,7 @@ async def test_a_reflection_that_fails_half_way_leaves_nothing_behind(
     user = store.user("ana")
     memory = MemoryEngine(store, tmp_path / "memory")
     _talk(store, user, MONDAY, DAY_ONE)
-    reflection = Reflection(store, ScriptedReflections([GOOD_REPLY]), memory, Clock(MONDAY))
+    reflection = Reflection(store, ScriptedModel([GOOD_REPLY]), memory, Clock(MONDAY))
     start = reflection.current(user)
 
     def broken(*args: Any) -> Any:
@@ -175,7 +144,7 @@ async def test_a_reflection_that_fails_half_way_leaves_nothing_behind(
     assert _count(store, "journal", user) == 0
     assert MemoryStore(store).records(user, kinds=("fact", "self")) == []
     # a model that is down writes nothing either, and says so
-    down = Reflection(store, ScriptedReflections([ModelError("The model server is down.")]),
+    down = Reflection(store, ScriptedModel([ModelError("The model server is down.")]),
                       memory, Clock(MONDAY))
     with pytest.raises(ModelError):
         await down.reflect(user)
@@ -209,7 +178,7 @@ async def test_undo_goes_back_and_is_itself_a_step(store: SQLiteStore, tmp_path:
     user = store.user("ana")
     clock = Clock(MONDAY)
     second = dict(GOOD_REPLY, interests=["old films"], relationship="A steady friend.")
-    reflection = Reflection(store, ScriptedReflections([GOOD_REPLY, second]), None, clock)
+    reflection = Reflection(store, ScriptedModel([GOOD_REPLY, second]), None, clock)
     with pytest.raises(UndoError):
         store.run(lambda db: self_model.undo(db, user, clock.now))
     _talk(store, user, MONDAY, DAY_ONE)
@@ -247,7 +216,7 @@ async def test_what_it_learned_reaches_the_persona_of_its_user_only(
     book = PersonaBook(store, default_persona())
     assert book.persona(ana).text == default_persona()  # nothing learned, nothing added
     clock = Clock(MONDAY)
-    reflection = Reflection(store, ScriptedReflections([GOOD_REPLY] * 3), None, clock)
+    reflection = Reflection(store, ScriptedModel([GOOD_REPLY] * 3), None, clock)
     for day in range(3):  # three reflections lean playful: 0.40 → 0.55, shown from 0.1
         clock.now = MONDAY + timedelta(days=day)
         _talk(store, ana, clock.now, DAY_ONE)
