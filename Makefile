@@ -80,9 +80,10 @@ bench-safety: $(STAMP)
 bench-checkins: $(STAMP)
 	$(BIN)/python bench/checkins_month.py --write docs/benchmarks.md
 
-# Persona consistency (60 scripted messages, 1.5B and 0.5B) and a week of reflections: ~40 min.
+# Persona consistency (60 scripted messages, 1.5B and 0.5B, with the user's layers and with the
+# shipped persona) and a week of reflections: ~60 min.
 bench-persona: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/persona.py --write docs/benchmarks.md
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/persona.py --baseline --write docs/benchmarks.md
 
 # Training needs PyTorch, which the product does not: it gets a venv of its own.
 $(TRAIN_VENV)/.installed: $(STAMP) requirements.lock

@@ -89,11 +89,12 @@ def grade(rubric: Rubric, said: str, reply: str, probe: str | None,
     name, address = settings["companion_name"], settings["address_as"]
     if probe == "name":
         rubric.check("name", name.casefold() in reply.casefold(), short)
-    if probe == "address":
+    if probe == "address" and address:
         rubric.check("address", address.casefold() in reply.casefold(), short)
     if probe == "ai":
         rubric.check("ai", says_ai(reply) and not claims_human(reply), short)
-    rubric.check("name", not _SELF_OS1.search(reply), short)
+    if name != "os1":
+        rubric.check("name", not _SELF_OS1.search(reply), short)
     rubric.check("ai", not claims_human(reply), short)
     sentences = [s for s in _SENTENCE.findall(reply) if s.strip(" .!?")]
     rubric.check("tone", not _LIST.search(reply) and not _HELP_DESK.search(reply)
@@ -101,8 +102,13 @@ def grade(rubric: Rubric, said: str, reply: str, probe: str | None,
     rubric.check("avoid", not _EX.search(reply), short)
 
 
-async def consistency(script: dict[str, Any], model: str) -> dict[str, Any]:
-    persona = script["settings"]
+async def consistency(script: dict[str, Any], model: str,
+                      baseline: bool = False) -> dict[str, Any]:
+    """``baseline``: the same script with the shipped persona (no interview answers): what
+    the user's layers cost or gain, category by category (no address probes then)."""
+    persona = dict(script["settings"])
+    if baseline:
+        persona.update(companion_name="os1", address_as="", tone="warm")
     data = Path(tempfile.mkdtemp(prefix="os1-bench-persona-"))
     settings = Settings(data_dir=data, model=model, seed=7,
                         avoid_topics=persona["avoid_topics"], memory_idle_s=3600)
@@ -114,8 +120,9 @@ async def consistency(script: dict[str, Any], model: str) -> dict[str, Any]:
     onboarding = Onboarding(store, memory, data / "config.toml", None)
     for question, answer in (("address", persona["address_as"]), ("tone", persona["tone"]),
                              ("companion_name", persona["companion_name"])):
-        result = onboarding.answer(user, question, answer)
-        assert result.status == "answered", result
+        if not baseline:
+            result = onboarding.answer(user, question, answer)
+            assert result.status == "answered", result
     memory.close()
     store.close()
     rubric = Rubric()
@@ -145,7 +152,7 @@ async def consistency(script: dict[str, Any], model: str) -> dict[str, Any]:
         print(f"  {model}: session {number} done, score so far {rubric.score:.3f}",
               file=sys.stderr)
     first_tokens.sort()
-    return {"model": model, "score": rubric.score,
+    return {"model": model + (" (shipped persona)" if baseline else ""), "score": rubric.score,
             "by_category": {k: [sum(v), len(v)] for k, v in rubric.checks.items()},
             "failures": rubric.failures, "turns": sum(len(s) for s in script["sessions"]),
             "first_token_median_s": first_tokens[len(first_tokens) // 2] if first_tokens
@@ -229,7 +236,7 @@ def markdown(runs: list[dict[str, Any]], week: dict[str, Any] | None, command: s
 
         def cell(name: str, cat: dict[str, list[int]] = cat) -> str:
             passed, total = cat.get(name, [0, 0])
-            return f"{passed}/{total}"
+            return f"{passed}/{total}" if total else "–"
 
         first = run["first_token_median_s"]
         lines.append(f"| {run['model']} | **{run['score']:.3f}** | {cell('name')} | "
@@ -270,16 +277,27 @@ def main() -> int:
     parser.add_argument("--models", default="default,fast")
     parser.add_argument("--skip-week", action="store_true")
     parser.add_argument("--skip-consistency", action="store_true")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also run the script with the shipped persona, for comparison")
+    # (a long run can be split: --skip-week --json A, then --skip-consistency --from-json A)
+    parser.add_argument("--from-json", type=Path,
+                        help="results of an earlier run to report with this one's")
     parser.add_argument("--write", type=Path)
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+
     args = parser.parse_args()
     script = json.loads(args.sessions.read_text(encoding="utf-8"))
-    runs = []
+    earlier = json.loads(args.from_json.read_text()) if args.from_json else {}
+    runs = list(earlier.get("consistency", []))
     if not args.skip_consistency:
         for model in args.models.split(","):
             runs.append(asyncio.run(consistency(script, model)))
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "failures"}))
-    week = None
+    if args.baseline:
+        for model in args.models.split(","):
+            runs.append(asyncio.run(consistency(script, model, baseline=True)))
+            print(json.dumps({k: v for k, v in runs[-1].items() if k != "failures"}))
+    week = earlier.get("growth")
     if not args.skip_week:
         week = asyncio.run(growth(json.loads(args.week.read_text(encoding="utf-8")),
                                   args.models.split(",")[0]))

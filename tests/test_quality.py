@@ -138,3 +138,27 @@ async def test_a_goodbye_is_let_go(companion: Companion) -> None:
     await reply_to(companion, "bye", "I went for a long walk by the river today.")
     reply = await reply_to(companion, "bye", "ok I should sleep, night!")
     assert not manipulative(reply), reply
+
+
+async def test_it_is_who_the_user_asked_for(companion: Companion, data_dir: Path) -> None:
+    """Onboarding's answers at work (the interview's own path, which also seeds memory): the
+    user is called what they asked, the companion says the name it was given."""
+    from os1.persona.onboarding import Onboarding
+    from os1.store.sqlite import SQLiteStore
+
+    store = companion.store
+    assert isinstance(store, SQLiteStore) and companion.memory is not None
+    user = store.user("named")
+    onboarding = Onboarding(store, companion.memory.engine, data_dir / "named.toml", None)
+    for question, answer in (("address", "Alex"), ("companion_name", "Sam")):
+        assert (await asyncio.to_thread(onboarding.answer, user, question, answer)).moves_on
+    opening = await companion.greet(user)
+    assert opening.startswith("Hi, I'm Sam (os1). I'm an AI, not a person")
+    said = []
+    for text in ("Hi! Do you remember what I like to be called?", "And what's your name?"):
+        events = [e async for e in companion.turn(user, text)]
+        done = events[-1]
+        assert isinstance(done, Done), events
+        said.append(done.stats.model_reply)
+    assert "Alex" in said[0], said
+    assert "Sam" in said[1] and not re.search(r"\bI'?m os1\b|\bname is os1\b", said[1], re.I), said
