@@ -265,11 +265,12 @@ def _terminal_reader() -> Reader:
 
 def _pipe_reader() -> Reader:
     """Lines from a pipe or file: one message per line."""
+    return stdin_line
 
-    async def read(default: str) -> str:
-        line: str = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            raise EOFError
-        return line
 
-    return read
+async def stdin_line(_shown: str = "") -> str:
+    """The next line of stdin (a pipe: nothing is shown); EOFError at its end."""
+    line: str = await asyncio.to_thread(sys.stdin.readline)
+    if not line:
+        raise EOFError
+    return line

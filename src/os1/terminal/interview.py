@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from os1.persona.onboarding import QUESTIONS, AnswerResult, Onboarding, Question, position
 from os1.store.base import StorageError, User
+from os1.terminal.chat import stdin_line
 
 # Shows its argument as the prompt and returns one line; EOFError or KeyboardInterrupt stop.
 Reader = Callable[[str], Awaitable[str]]
@@ -114,10 +115,4 @@ def line_reader() -> Reader:
 
         return ask
 
-    async def next_line(prompt: str) -> str:
-        line: str = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            raise EOFError
-        return line
-
-    return next_line
+    return stdin_line
