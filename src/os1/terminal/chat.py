@@ -70,7 +70,8 @@ async def chat_loop(companion: Companion, user: User, console: Console,
             console.print(f"[bold]{_escape(name)}:[/bold] {_escape(checkin.text)}")
 
     if outreach is not None:
-        show(await outreach.take(user))
+        with suppress(StorageError):  # a locked database: check-ins wait, the chat goes on
+            show(await outreach.take(user))
     read = _terminal_reader() if sys.stdin.isatty() else _pipe_reader()
     keep = ""
     while True:
@@ -129,8 +130,11 @@ async def _watch(outreach: Outreach, user: User, show: Callable[[list[CheckIn]],
         try:
             said = await asyncio.shield(taking)
         except asyncio.CancelledError:
-            show(await taking)
+            with suppress(StorageError):
+                show(await taking)
             raise
+        except StorageError:  # a locked database: check-ins wait for the next minute
+            continue
         if said:
             await run_in_terminal(partial(show, said))
 
