@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Literal, get_args
+
+from os1.store.sqlite import from_text as from_text  # re-exported: check-ins read rows
+from os1.store.sqlite import to_text as store_text
 
 CheckInKind = Literal["reminder", "follow_up", "low_mood", "silence", "date"]
 CHECKIN_KINDS: tuple[CheckInKind, ...] = get_args(CheckInKind)
@@ -52,11 +55,7 @@ def to_text(moment: datetime) -> str:
     """A moment as the store keeps it: UTC ISO text, sortable as text (like os1.store)."""
     if moment.tzinfo is None:
         raise ValueError(f"{moment.isoformat()} has no timezone: check-ins need aware times.")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_text(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    return store_text(moment)
 
 
 def zone(now: datetime) -> tzinfo:

@@ -9,6 +9,7 @@ lock itself, which is not reentrant.
 
 from __future__ import annotations
 
+import calendar
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -37,8 +38,7 @@ DATE_HOUR = time(10)
 DATE_ATTRIBUTES = ("birthday", "birth date", "birthdate", "date of birth", "born", "born on",
                    "anniversary", "wedding anniversary")
 
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-           "september", "october", "november", "december")
+_MONTHS = tuple(name.lower() for name in calendar.month_name[1:])  # "january" … "december"
 
 
 def collect(db: sqlite3.Connection, user: User, now: datetime,
@@ -227,13 +227,9 @@ def _pair(day: date) -> tuple[int, int]:
 def _falls_on(month_day: tuple[int, int], day: date) -> bool:
     """29 February falls on the 28th in a common year."""
     month, dom = month_day
-    if (month, dom) == (2, 29) and not _leap(day.year):
+    if (month, dom) == (2, 29) and not calendar.isleap(day.year):
         return (day.month, day.day) == (2, 28)
     return (day.month, day.day) == (month, dom)
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def _month_day_of(value: str) -> tuple[int, int] | None:

@@ -11,7 +11,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
@@ -20,7 +20,7 @@ from os1.memory.embedder import DIMENSIONS, Vectors
 from os1.memory.errors import MemoryNotFoundError
 from os1.memory.records import FactWrite, Memory, MemoryKind, NewFact
 from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.sqlite import SQLiteStore, to_text, transaction
 
 _COLUMNS = (
     "id, kind, text, created_at, subject, relation, attribute, value, speaker, importance, "
@@ -32,7 +32,7 @@ KEYWORD_TABLES: tuple[KeywordTable, ...] = get_args(KeywordTable)
 
 
 def _text(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return None if moment is None else to_text(moment)
 
 
 def _time(text: str | None) -> datetime | None:

@@ -107,7 +107,7 @@ def _show(persona: PersonaSettings, versions: list[SelfVersion], console: Consol
     current = versions[-1]
     model = current.model
     console.print(f"\nWho {name} is becoming (version #{current.id}, {current.reason}, "
-                  f"{current.created_at:%Y-%m-%d}):")
+                  f"{current.created_at.astimezone():%Y-%m-%d}):")
     for trait in TRAITS:
         value, start = model.traits[trait], model.start[trait]
         moved = f"started at {start:.2f}" if abs(value - start) >= 0.005 else "as it started"
@@ -121,11 +121,11 @@ def _show(persona: PersonaSettings, versions: list[SelfVersion], console: Consol
     entries = [(v, text) for v in versions for text in v.journal]
     if entries:
         version, text = entries[-1]
-        console.print(f"\nLatest journal entry ({version.created_at:%Y-%m-%d}): "
+        console.print(f"\nLatest journal entry ({version.created_at.astimezone():%Y-%m-%d}): "
                       f"[italic]{escape(text)}[/italic]")
     if len(versions) > 1:
         changes = current.model.changes_from(versions[0].model)
-        console.print(f"\nSince it started ({versions[0].created_at:%Y-%m-%d}): "
+        console.print(f"\nSince it started ({versions[0].created_at.astimezone():%Y-%m-%d}): "
                       + escape("; ".join(changes) if changes else "no change"))
     console.print("[dim]os1 persona history shows each step; os1 persona undo takes the last "
                   "one back.[/dim]")
@@ -139,8 +139,9 @@ def _history(versions: list[SelfVersion], console: Console) -> int:
     previous = None
     for version in versions:
         changes = version.model.changes_from(previous) if previous is not None else ["start"]
-        console.print(f"[bold]#{version.id}[/bold] {version.created_at:%Y-%m-%d %H:%M} "
-                      f"{version.reason}: " + escape("; ".join(changes) or "no change"))
+        made = version.created_at.astimezone()
+        console.print(f"[bold]#{version.id}[/bold] {made:%Y-%m-%d %H:%M} {version.reason}: "
+                      + escape("; ".join(changes) or "no change"))
         for text in version.journal:
             console.print(f"    [italic]{escape(text)}[/italic]")
         previous = version.model
@@ -152,7 +153,7 @@ def _journal(versions: list[SelfVersion], console: Console) -> int:
     if not entries:
         console.print("The journal is empty: the companion writes in it when it reflects.")
     for version, text in entries:
-        console.print(f"[bold]{version.created_at:%Y-%m-%d}[/bold]  {escape(text)}")
+        console.print(f"[bold]{version.created_at.astimezone():%Y-%m-%d}[/bold]  {escape(text)}")
     return EXIT_OK
 
 

@@ -45,7 +45,7 @@ from os1.persona.untrusted import instruction_like, plain
 from os1.safety import protocol
 from os1.safety.guard import SafetyGuard
 from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.sqlite import SQLiteStore, to_text, transaction
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ class Onboarding:
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, question) DO UPDATE SET "
                     "answer = excluded.answer, status = excluded.status, at = excluded.at",
                     (user.id, asked.id, answer, status,
-                     now.astimezone(UTC).isoformat(timespec="microseconds")))
+                     to_text(now)))
 
         self._store.run(work)
 

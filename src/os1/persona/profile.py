@@ -13,11 +13,12 @@ import re
 import sqlite3
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal, get_args
 
 from os1.persona.untrusted import instruction_like
 from os1.store.base import User
+from os1.store.sqlite import to_text
 
 log = logging.getLogger(__name__)
 
@@ -131,4 +132,4 @@ def save_persona_settings(db: sqlite3.Connection, user: User, settings: PersonaS
         "companion_name = excluded.companion_name, address_as = excluded.address_as, "
         "tone = excluded.tone, updated_at = excluded.updated_at",
         (user.id, settings.companion_name, settings.address_as, settings.tone,
-         now.astimezone(UTC).isoformat(timespec="microseconds")))
+         to_text(now)))

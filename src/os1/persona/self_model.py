@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from os1.store.base import User
+from os1.store.sqlite import from_text, to_text
 
 TRAITS: tuple[str, ...] = ("playful", "curious", "direct", "open")
 # What each trait means, said to the model when it has moved (see `learned_layer`).
@@ -142,7 +143,7 @@ class SelfVersion:
 
 
 def _version(row: tuple[Any, ...]) -> SelfVersion:
-    return SelfVersion(id=int(row[0]), created_at=datetime.fromisoformat(row[1]),
+    return SelfVersion(id=int(row[0]), created_at=from_text(row[1]),
                        reason=str(row[2]), through_turn_id=int(row[3]),
                        model=SelfModel.from_json(json.loads(row[4])))
 
@@ -173,11 +174,11 @@ def add_version(db: sqlite3.Connection, user: User, model: SelfModel, reason: st
     cursor = db.execute(
         "INSERT INTO self_models (user_id, created_at, reason, through_turn_id, body) "
         "VALUES (?, ?, ?, ?, ?)",
-        (user.id, at.isoformat(), reason, through_turn_id, json.dumps(model.as_json())))
+        (user.id, to_text(at), reason, through_turn_id, json.dumps(model.as_json())))
     version_id = cast(int, cursor.lastrowid)
     if journal:
         db.execute("INSERT INTO journal (user_id, self_model_id, written_at, text) "
-                   "VALUES (?, ?, ?, ?)", (user.id, version_id, at.isoformat(), journal))
+                   "VALUES (?, ?, ?, ?)", (user.id, version_id, to_text(at), journal))
     return version_id
 
 
@@ -208,5 +209,5 @@ def undo(db: sqlite3.Connection, user: User, at: datetime, to_version: int | Non
     cursor = db.execute(
         "INSERT INTO self_models (user_id, created_at, reason, through_turn_id, body) "
         "VALUES (?, ?, ?, ?, ?)",
-        (user.id, at.isoformat(), f"undo to #{int(target[0])}", current_through, target[2]))
+        (user.id, to_text(at), f"undo to #{int(target[0])}", current_through, target[2]))
     return cast(int, cursor.lastrowid)

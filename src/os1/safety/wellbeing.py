@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from os1.store.base import User
+from os1.store.sqlite import to_text
 
 HEAVY_DAY = timedelta(hours=2)  # a day with this much talk is a heavy day
 HEAVY_TODAY = timedelta(hours=3)
@@ -57,7 +58,7 @@ class UsePattern:
 
 def use_pattern(db: sqlite3.Connection, user: User, now: datetime) -> UsePattern:
     """The last 28 days of this user's turns, summed by local day."""
-    since = (now - timedelta(days=28)).astimezone(UTC).isoformat(timespec="microseconds")
+    since = to_text(now - timedelta(days=28))
     rows: list[Any] = db.execute(
         "SELECT created_at, role, content FROM turns WHERE user_id = ? AND created_at >= ? "
         "ORDER BY created_at", (user.id, since)).fetchall()

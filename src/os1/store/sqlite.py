@@ -35,11 +35,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _to_text(moment: datetime) -> str:
+def to_text(moment: datetime) -> str:
+    """How every table keeps a moment: UTC ISO text to the microsecond (sorts as text)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _from_text(text: str) -> datetime:
+def from_text(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
@@ -128,12 +129,12 @@ class SQLiteStore:
         def work(db: sqlite3.Connection) -> User:
             db.execute(
                 "INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)",
-                (name, _to_text(_now())),
+                (name, to_text(_now())),
             )
             row = db.execute(
                 "SELECT id, name, created_at FROM users WHERE name = ?", (name,)
             ).fetchone()
-            return User(id=row[0], name=row[1], created_at=_from_text(row[2]))
+            return User(id=row[0], name=row[1], created_at=from_text(row[2]))
 
         return self.run(work)
 
@@ -153,7 +154,7 @@ class SQLiteStore:
             started = _now()
             cursor = db.execute(
                 "INSERT INTO conversations (user_id, started_at) VALUES (?, ?)",
-                (user.id, _to_text(started)),
+                (user.id, to_text(started)),
             )
             return Conversation(id=cast(int, cursor.lastrowid), user_id=user.id,
                                 started_at=started)
@@ -170,7 +171,7 @@ class SQLiteStore:
                 "created_at) SELECT id, user_id, ?, ?, ?, ?, ? FROM conversations "
                 "WHERE id = ? AND user_id = ?",
                 (turn.role, turn.content, turn.context, turn.status,
-                 _to_text(turn.created_at), turn.conversation_id, user.id),
+                 to_text(turn.created_at), turn.conversation_id, user.id),
             )
             if cursor.rowcount != 1:
                 raise StorageError(
@@ -191,7 +192,7 @@ class SQLiteStore:
             ).fetchall()
             return [
                 Turn(id=r[0], conversation_id=r[1], role=r[2], content=r[3], context=r[4],
-                     status=cast(TurnStatus, r[5]), created_at=_from_text(r[6]))
+                     status=cast(TurnStatus, r[5]), created_at=from_text(r[6]))
                 for r in rows
             ]
 
@@ -247,7 +248,7 @@ def _unlock(db: sqlite3.Connection, key: DatabaseKey, path: Path) -> None:
 
 
 def _conversation(row: tuple[int, int, str]) -> Conversation:
-    return Conversation(id=row[0], user_id=row[1], started_at=_from_text(row[2]))
+    return Conversation(id=row[0], user_id=row[1], started_at=from_text(row[2]))
 
 
 def _explain(exc: Exception, path: Path) -> str:
