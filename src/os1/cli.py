@@ -245,7 +245,7 @@ async def _interview(companion: Companion, resolved: ResolvedSettings, console: 
         if answer not in ("", "y", "yes"):
             for question in QUESTIONS:  # declined: not asked again (os1 setup asks)
                 await asyncio.to_thread(onboarding.skip, user, question.id)
-            console.print("[dim]No problem. os1 setup asks them whenever you like.[/dim]")
+            console.print("[dim]No problem. os1 setup --redo asks them whenever you like.[/dim]")
             return
     before = await asyncio.to_thread(companion.personas.persona, user)
     await run_interview(onboarding, user, console, read, redo=redo)

@@ -167,6 +167,10 @@ class Companion:
         """The open conversation's turns, oldest first (to show where we left off)."""
         return tuple((await asyncio.to_thread(self._session, user)).turns)
 
+    async def persona(self, user: User) -> Persona:
+        """The persona of the user's open session (its name labels os1's lines)."""
+        return (await asyncio.to_thread(self._session, user)).persona
+
     async def greet(self, user: User) -> str:
         """The session's opening, in which os1 says it is an AI: an interface shows it before
         the first message. Without a greeting, the first reply opens with it instead."""

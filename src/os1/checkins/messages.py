@@ -16,6 +16,7 @@ import re
 import zlib
 
 from os1.checkins.records import CheckInKind
+from os1.persona.untrusted import plain
 from os1.safety import farewell
 
 ABOUT_CHARS = 60
@@ -111,11 +112,9 @@ def clean_about(about: str) -> str:
 
 
 def one_line(text: str, limit: int) -> str:
-    """One line of printable text, at most ``limit`` characters (cut at a word)."""
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    if len(text) > limit:
-        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" .,;:!?-") + "…"
-    return text
+    """One line of printable text, at most ``limit`` characters (cut at a word): the
+    persona's `plain`, after anything unprintable became a space."""
+    return plain("".join(c if c.isprintable() else " " for c in text), limit)
 
 
 def pressure(text: str) -> str:

@@ -29,7 +29,8 @@ def add_privacy_parsers(verbs: Any) -> None:
     forget = verbs.add_parser(
         "forget", help="erase data: --everything erases all os1 holds about you")
     forget.add_argument("--everything", action="store_true",
-                        help="conversations, memories, mood, safety log, settings, snapshots")
+                        help="conversations, memories, mood, safety log, who the companion "
+                        "became with you, check-ins, settings, snapshots")
     forget.add_argument("--yes", action="store_true", help="do not ask before erasing")
     verbs.add_parser("safety", help="the safety log: when os1 followed its crisis protocol")
 
@@ -111,7 +112,8 @@ def _confirmed(settings: Settings, console: Console) -> bool:
                       "Run it in a terminal to confirm, or add --yes.")
         return False
     console.print(f"This erases everything os1 holds about {settings.user_name}: every "
-                  "conversation, memory, mood reading, the safety log and your settings. "
+                  "conversation, memory, mood reading, the safety log, who the companion "
+                  "became with you (its journal too), check-ins and your settings. "
                   "It cannot be undone (os1 export first if you want a copy).")
     answer = input("Type 'erase' to go on: ")
     return answer.strip().lower() == "erase"

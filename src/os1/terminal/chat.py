@@ -57,7 +57,7 @@ async def chat_loop(companion: Companion, user: User, console: Console,
     """``outreach``: check-ins are said when the chat opens and, while the user is not in a
     turn, every ``checkins_every_s`` seconds (above the prompt)."""
     await _show_where_we_left_off(companion, user, console)
-    name = (await asyncio.to_thread(companion.personas.persona, user)).name
+    name = (await companion.persona(user)).name
     opening = await companion.greet(user)
     if opening:  # honest from the first line: os1 is an AI
         console.print(f"[bold]{_escape(name)}:[/bold] {_escape(opening)}")
