@@ -54,6 +54,15 @@ TABLES: dict[str, str] = {
     "checkins": "SELECT * FROM checkins WHERE user_id = ? AND id > ? ORDER BY id",
     "checkin_state": "SELECT rowid AS id, * FROM checkin_state WHERE user_id = ? "
                      "AND rowid > ? ORDER BY rowid",
+    "action_log": "SELECT * FROM action_log WHERE user_id = ? AND id > ? ORDER BY id",
+    "reminders": "SELECT * FROM reminders WHERE user_id = ? AND id > ? ORDER BY id",
+    "letters": "SELECT * FROM letters WHERE user_id = ? AND id > ? ORDER BY id",
+    # The account without its password: an export is a file the user may pass around.
+    "mail_accounts": "SELECT rowid AS id, user_id, address, imap_host, imap_port, smtp_host, "
+                     "smtp_port, username, security, updated_at FROM mail_accounts "
+                     "WHERE user_id = ? AND rowid > ? ORDER BY rowid",
+    "mail_triage": "SELECT rowid AS id, * FROM mail_triage WHERE user_id = ? AND rowid > ? "
+                   "ORDER BY rowid",
 }
 
 Progress = Callable[[str, int], None]  # table, rows written so far

@@ -202,4 +202,73 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_tick TEXT
         )""",
     ),
+    # 6: skills (issue 7). action_log: every action the model asked for or the user ran, with
+    # where it stands (the arguments as JSON, never a credential); reminders: what the user
+    # asked to be reminded of, delivered through a check-in of kind 'reminder' (snoozing
+    # plans a new one); letters: the user's letters, drafts and finished, and whether each is
+    # chosen for the book; mail_accounts: one IMAP/SMTP account per user (the password lives
+    # in the OS keyring, or here only when the database is encrypted); mail_triage: the label
+    # given to each message, so an inbox is not read twice.
+    (
+        """CREATE TABLE action_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            arguments TEXT NOT NULL DEFAULT '{}',
+            origin TEXT NOT NULL CHECK (origin IN ('chat', 'command')),
+            status TEXT NOT NULL CHECK (status IN ('proposed', 'declined', 'done', 'failed',
+                                                   'refused')),
+            result TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX action_log_by_user ON action_log (user_id, id)",
+        """CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            uid TEXT NOT NULL,
+            text TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'cancelled')),
+            snoozes INTEGER NOT NULL DEFAULT 0,
+            checkin_id INTEGER REFERENCES checkins(id) ON DELETE SET NULL,
+            UNIQUE (user_id, uid)
+        )""",
+        "CREATE INDEX reminders_by_due ON reminders (user_id, status, due_at)",
+        """CREATE TABLE letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            recipient TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            in_book INTEGER NOT NULL DEFAULT 0 CHECK (in_book IN (0, 1))
+        )""",
+        "CREATE INDEX letters_by_user ON letters (user_id, id)",
+        """CREATE TABLE mail_accounts (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            address TEXT NOT NULL,
+            imap_host TEXT NOT NULL,
+            imap_port INTEGER NOT NULL,
+            smtp_host TEXT NOT NULL DEFAULT '',
+            smtp_port INTEGER NOT NULL DEFAULT 0,
+            username TEXT NOT NULL,
+            security TEXT NOT NULL CHECK (security IN ('tls', 'starttls', 'plain')),
+            secret TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE mail_triage (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            folder TEXT NOT NULL,
+            uid_validity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            category TEXT NOT NULL CHECK (category IN ('important', 'needs_reply', 'can_wait',
+                                                       'newsletter')),
+            reason TEXT NOT NULL DEFAULT '',
+            suspicious INTEGER NOT NULL DEFAULT 0,
+            at TEXT NOT NULL,
+            PRIMARY KEY (user_id, folder, uid_validity, uid)
+        )""",
+    ),
 )
