@@ -22,6 +22,7 @@ from os1.affect.engine import AffectEngine, Audio, TurnAffect
 from os1.affect.errors import AffectError
 from os1.config import Settings
 from os1.events import (
+    ActionTaken,
     AffectRead,
     Done,
     Event,
@@ -43,6 +44,7 @@ from os1.safety.disclosure import UseClock
 from os1.safety.guard import Assessment, SafetyGuard, TurnGuard
 from os1.safety.wellbeing import NOTE as WELLBEING_NOTE
 from os1.sentences import SentenceSplitter
+from os1.skills.conversation import ActionReply, Skills, SkillState
 from os1.store.base import Conversation, NewTurn, StorageError, Store, Turn, User
 
 Clock = Callable[[], datetime]
@@ -61,6 +63,7 @@ class _Session:
     last_strategy: str | None = None  # the support strategy of the previous reply
     use: UseClock = field(default_factory=UseClock)  # disclosure and break reminders
     wellbeing_checked: str = ""  # the local day use patterns were last looked at
+    skills: SkillState = field(default_factory=SkillState)  # a proposal or question pending
 
 
 class Delivery(Protocol):
@@ -101,8 +104,10 @@ class Companion:
         memory: MemoryWriter | None = None,
         affect: AffectEngine | None = None,
         safety: SafetyGuard | None = None,
+        skills: Skills | None = None,
     ) -> None:
         self.model = model
+        self.skills = skills
         self.memory = memory
         self.affect = affect
         # None only in plumbing tests: `app.open_companion` always gives one.
@@ -253,23 +258,31 @@ class Companion:
             if guard.opening:  # said while the model reads the prompt
                 for event in say(guard.opening + " "):
                     yield event
-            async for piece in self.model.stream(messages, self._options):
-                if first_token_at is None:
-                    first_token_at = time.monotonic()
-                written.append(piece)
-                if not guard.assessment.hold:
-                    for event in say(piece):
+            acted = await self._act(session, text, guard)
+            if acted is not None:
+                yield ActionTaken(acted.action, acted.status, acted.detail)
+                for event in say(acted.text):
+                    yield event
+                if acted.detail:  # shown and kept in the conversation, not spoken
+                    pieces.append("\n\n" + acted.detail)
+            else:
+                async for piece in self.model.stream(messages, self._options):
+                    if first_token_at is None:
+                        first_token_at = time.monotonic()
+                    written.append(piece)
+                    if not guard.assessment.hold:
+                        for event in say(piece):
+                            yield event
+                model_reply = "".join(written)
+                outcome = guard.finish(model_reply)
+                replaced = outcome.replaced
+                # A held reply is shown once checked; os1 speaks itself if the model said nothing.
+                if guard.assessment.hold or outcome.reply != model_reply:
+                    for event in say(outcome.reply):
                         yield event
-            model_reply = "".join(written)
-            outcome = guard.finish(model_reply)
-            replaced = outcome.replaced
-            # A held reply is shown once checked; os1 speaks itself if the model said nothing.
-            if guard.assessment.hold or outcome.reply != model_reply:
-                for event in say(outcome.reply):
-                    yield event
-            if outcome.added:
-                for event in say(" " + outcome.added):
-                    yield event
+                if outcome.added:
+                    for event in say(" " + outcome.added):
+                        yield event
             finished = True
             if delivery is not None:
                 await delivery.delivered()
@@ -311,6 +324,13 @@ class Companion:
             model_reply="".join(written).strip(),
         )
         yield Done(reply=reply, stats=stats)
+
+    async def _act(self, session: _Session, text: str, guard: TurnGuard) -> ActionReply | None:
+        """The reply when the words ask for an action (see skills/conversation.py). Never in
+        a crisis: then only the protocol answers."""
+        if self.skills is None or guard.assessment.crisis.risk:
+            return None
+        return await self.skills.respond(session.user, session.skills, text, self._clock())
 
     async def prepare(self, user: User, text: str) -> None:
         """Let the model read a turn that is probably coming, before it is said to be over:

@@ -86,4 +86,18 @@ class AffectRead:
     trend: str = ""  # e.g. "three low days in a row"
 
 
-Event = Token | Sentence | Notice | TurnError | Done | MemoryUsed | AffectRead
+ActionStatus = Literal["done", "proposed", "declined", "failed", "clarify"]
+
+
+@dataclass(frozen=True)
+class ActionTaken:
+    """The turn was a request for an action (before the first Token): what became of it.
+    The reply's words say it; ``detail`` is anything longer (a list, a draft), to show and
+    not to speak."""
+
+    action: str  # "remind.add"; "" for a clarifying question about no action yet
+    status: ActionStatus
+    detail: str = ""
+
+
+Event = Token | Sentence | Notice | TurnError | Done | MemoryUsed | AffectRead | ActionTaken

@@ -20,7 +20,16 @@ from rich.status import Status
 from os1.checkins.outreach import Outreach
 from os1.checkins.records import CheckIn
 from os1.companion import Companion
-from os1.events import AffectRead, Done, Event, MemoryUsed, Notice, Token, TurnError
+from os1.events import (
+    ActionTaken,
+    AffectRead,
+    Done,
+    Event,
+    MemoryUsed,
+    Notice,
+    Token,
+    TurnError,
+)
 from os1.store.base import StorageError, User
 from os1.terminal.wrap import StreamWrapper
 
@@ -187,6 +196,7 @@ async def _render_turn(events: AsyncIterator[Event], console: Console,
     wrapper = StreamWrapper(console.width - 1)
     writing = False
     outcome = "error"
+    detail = ""
     try:
         async for event in events:
             if isinstance(event, Token):
@@ -228,8 +238,20 @@ async def _render_turn(events: AsyncIterator[Event], console: Console,
                 if event.kind == "model" and event.kept:
                     console.print("[dim]Your message is saved; send another when ready.[/dim]")
                 outcome = "error" if event.kept or event.kind == "empty_input" else "lost"
+            elif isinstance(event, ActionTaken):
+                # Say what os1 did for the user: no hidden action.
+                if status is not None:
+                    status.stop()
+                if event.action:
+                    aside.print(f"[dim]· {_escape(event.action)}: {event.status}[/dim]")
+                if status is not None:
+                    status.start()
+                detail = event.detail
             elif isinstance(event, Done):
                 outcome = "done"
+                if detail:  # a list or a draft: after the words that introduce it
+                    out.write("\n\n" + detail.rstrip() + "\n")
+                    out.flush()
     finally:
         if status is not None:
             status.stop()
