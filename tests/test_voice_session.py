@@ -32,6 +32,7 @@ from os1.voice.session import (
     CutOff,
     Ignored,
     Replied,
+    SaidFirst,
     Speaking,
     UserSaid,
     VoiceEvent,
@@ -88,7 +89,8 @@ class Talk:
     """A session running on a file source and sink, and the events it reported."""
 
     def __init__(self, companion: Companion, settings: Settings, transcriber: Transcriber,
-                 voice: PiperSpeech, source: Any = None, sink: FileSink | None = None) -> None:
+                 voice: PiperSpeech, source: Any = None, sink: FileSink | None = None,
+                 outreach: Any = None) -> None:
         self.sink = sink or FileSink(rate=voice.sample_rate)
         self.source = source or FileSource()
         if isinstance(self.source, FileSource):
@@ -96,7 +98,8 @@ class Talk:
         self.events: list[VoiceEvent] = []
         self.user = companion.store.user("voice")
         self.session = VoiceSession(companion, self.user, transcriber, voice, self.source,
-                                    self.sink, on_event=self.events.append)
+                                    self.sink, on_event=self.events.append,
+                                    outreach=outreach, outreach_every_s=0.5)
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Talk:
@@ -288,3 +291,36 @@ async def test_silence_noise_and_a_vanished_microphone(
     assert [role for role, _, _ in turns] == ["user", "assistant"]
     assert turns[1][2] == "interrupted" and turns[1][1]  # what was heard is kept
     companion.store.close()
+
+
+async def test_a_reminder_is_said_aloud_at_its_time_and_kept_in_the_conversation(
+        settings: Settings, fixture_model: EmbeddedModel, transcriber: Transcriber,
+        voice: PiperSpeech) -> None:
+    from datetime import datetime, timedelta
+
+    from os1.checkins.outreach import Outreach
+    from os1.checkins.records import Candidate
+    from os1.checkins.scheduler import CheckIns
+
+    companion = companion_for(settings, fixture_model)
+    store = companion.store
+    assert isinstance(store, SQLiteStore)
+    checkins = CheckIns(store, settings)
+    outreach = Outreach(companion, checkins)
+    user = store.user("voice")
+    due = datetime.now().astimezone() + timedelta(seconds=4)
+    checkins.schedule(user, Candidate("reminder", "reminder:test:0", "stretch", due,
+                                      due + timedelta(hours=1), "Reminder: stretch."))
+
+    async def take() -> list[str]:
+        return [checkin.text for checkin in await outreach.take(user)]
+
+    async with Talk(companion, settings, transcriber, voice, outreach=take) as talk:
+        assert not [e for e in talk.events if isinstance(e, SaidFirst)]  # not before its time
+        _, said_first = await talk.wait(SaidFirst, timeout=60)
+        heard_at = datetime.now().astimezone()
+        await talk.sounded(0.3)  # and it is spoken, not only shown
+    assert said_first.text == "Reminder: stretch." and heard_at >= due
+    assert ("assistant", "Reminder: stretch.", "complete") in stored(settings)
+    assert checkins.inbox(user) == []  # said, so seen: not said again
+    store.close()

@@ -26,6 +26,7 @@ from os1.voice.session import (
     Ignored,
     Problem,
     Replied,
+    SaidFirst,
     UserSaid,
     VoiceEvent,
     VoiceSession,
@@ -142,7 +143,8 @@ async def _converse(companion: Any, settings: Settings, args: argparse.Namespace
         errors.print(f"[dim]{AFFECT_DISCLOSURE}[/dim]")
     session = VoiceSession(companion, user, rig.transcriber, rig.voice, source, rig.sink,
                            on_event=lambda event: _show(event, console, errors),
-                           wake=rig.wake, greet_aloud=args.input is None)
+                           wake=rig.wake, greet_aloud=args.input is None,
+                           outreach=_outreach(companion, settings, user))
     if args.input is None:
         errors.print("[dim]Listening… speak any time; talk over os1 to interrupt it. "
                      "Ctrl-C ends.[/dim]")
@@ -154,6 +156,19 @@ async def _converse(companion: Any, settings: Settings, args: argparse.Namespace
         if toggler is not None:
             toggler.cancel()
     return EXIT_OK
+
+
+def _outreach(companion: Any, settings: Settings, user: Any) -> Any:
+    """Check-ins and reminders, said aloud when due (the same ones the chat shows)."""
+    from os1.checkins.outreach import Outreach
+    from os1.checkins.scheduler import CheckIns
+
+    outreach = Outreach(companion, CheckIns(companion.store, settings))
+
+    async def take() -> list[str]:
+        return [checkin.text for checkin in await outreach.take(user)]
+
+    return take
 
 
 def _write_output(sink: Any, path: Path, errors: Console) -> None:
@@ -195,7 +210,7 @@ async def _start_push_to_talk(source: Any, errors: Console) -> asyncio.Task[None
 
 
 def _show(event: VoiceEvent, console: Console, errors: Console) -> None:
-    if isinstance(event, Greeted):
+    if isinstance(event, Greeted | SaidFirst):
         console.print(f"[bold magenta]os1:[/bold magenta] {event.text}", highlight=False)
     elif isinstance(event, UserSaid):
         console.print(f"[bold]You:[/bold] {event.text}", highlight=False)

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -123,7 +123,13 @@ class Greeted:
     text: str  # the session's opening, in which os1 says it is an AI
 
 
-VoiceEvent = Greeted | UserSaid | Speaking | CutOff | Replied | Ignored | Problem
+@dataclass(frozen=True)
+class SaidFirst:
+    text: str  # a check-in or a reminder os1 said without being asked
+
+
+VoiceEvent = Greeted | SaidFirst | UserSaid | Speaking | CutOff | Replied | Ignored | Problem
+Outreach = Callable[[], Awaitable[list[str]]]
 
 
 # -- the reply in progress ---------------------------------------------------------------
@@ -222,9 +228,13 @@ class VoiceSession:
         clock: Clock = time.monotonic,
         wake: WakeGate | None = None,
         greet_aloud: bool = True,
+        outreach: Outreach | None = None,
+        outreach_every_s: float = 30.0,
     ) -> None:
         """``greet_aloud`` False: the opening is only reported (a recording played in cannot
-        wait for os1 to finish saying it)."""
+        wait for os1 to finish saying it). ``outreach``: what os1 should say first now (due
+        check-ins and reminders, which join the conversation as it says them); asked every
+        ``outreach_every_s`` while nobody is speaking, and said aloud."""
         self.companion = companion
         self.user = user
         self.transcriber = transcriber
@@ -236,6 +246,10 @@ class VoiceSession:
         self._clock = clock
         self._wake = wake
         self._greet_aloud = greet_aloud
+        self._outreach = outreach
+        self._outreach_every_s = outreach_every_s
+        self._outreach_task: asyncio.Task[None] | None = None
+        self._looked_at: float | None = None
         self._vad = VoiceActivity()
         self._echo = EchoGate(self.rules.echo_margin)
         self._reply: _Reply | None = None
@@ -263,9 +277,16 @@ class VoiceSession:
                 await listener.hear(frame)
                 if self._stopping:
                     break
-                if until_idle is not None and until_idle() and listener.idle and not self.busy:
+                if listener.idle and not self.busy:
+                    self._maybe_reach_out()
+                if (until_idle is not None and until_idle() and listener.idle and not self.busy
+                        and not self._reaching_out):
                     break
         finally:
+            if self._outreach_task is not None and not self._outreach_task.done():
+                self._outreach_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._outreach_task
             await self._end_reply(cut=True)
 
     async def _greet(self) -> None:
@@ -281,6 +302,34 @@ class VoiceSession:
         except Exception as exc:  # a voice that fails is reported; the conversation goes on
             log.exception("speaking the opening failed")
             self._emit(Problem(f"os1 could not speak: {exc}"))
+
+    @property
+    def _reaching_out(self) -> bool:
+        return self._outreach_task is not None and not self._outreach_task.done()
+
+    def _maybe_reach_out(self) -> None:
+        """Between turns, now and then: say what is due (a reminder at its time)."""
+        now = self._clock()
+        if (self._outreach is None or self._reaching_out or (
+                self._looked_at is not None
+                and now - self._looked_at < self._outreach_every_s)):
+            return
+        self._looked_at = now
+        self._outreach_task = asyncio.create_task(self._reach_out(self._outreach))
+
+    async def _reach_out(self, outreach: Outreach) -> None:
+        try:
+            said = await outreach()
+        except Exception as exc:  # a locked database: the next look tries again
+            log.warning("check-ins could not be read: %s", exc)
+            return
+        for text in said:
+            self._emit(SaidFirst(text))
+            try:
+                self.sink.play(await asyncio.to_thread(self._synthesise, text, Prosody()))
+            except Exception as exc:
+                log.exception("speaking a check-in failed")
+                self._emit(Problem(f"os1 could not speak: {exc}"))
 
     # -- replies ---------------------------------------------------------------------
 
