@@ -55,7 +55,7 @@ class Recorder:
             return Outcome(f"did {name}", detail=f"details of {name}")
 
         return ActionSpec(name, f"Do {name}.", parameters, effect, run,
-                          lambda a: f"{name} {a.get('which', '')}".strip(), cues)
+                          lambda _, a: f"{name} {a.get('which', '')}".strip(), cues)
 
 
 @pytest.fixture

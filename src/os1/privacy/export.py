@@ -63,6 +63,10 @@ TABLES: dict[str, str] = {
                      "WHERE user_id = ? AND rowid > ? ORDER BY rowid",
     "mail_triage": "SELECT rowid AS id, * FROM mail_triage WHERE user_id = ? AND rowid > ? "
                    "ORDER BY rowid",
+    "mail_listing": "SELECT rowid AS id, * FROM mail_listing WHERE user_id = ? AND rowid > ? "
+                    "ORDER BY rowid",
+    "mail_drafts": "SELECT rowid AS id, * FROM mail_drafts WHERE user_id = ? AND rowid > ? "
+                   "ORDER BY rowid",
 }
 
 Progress = Callable[[str, int], None]  # table, rows written so far

@@ -66,7 +66,8 @@ class ActionSpec:
     parameters: dict[str, Any]  # JSON schema of the arguments (an object)
     effect: Effect
     run: Run
-    describe: Callable[[dict[str, Any]], str]  # "delete the message 'Lunch?' from Amy"
+    # "delete \"Weekly deals\" from Acme Store": the proposal put to the user
+    describe: Callable[[ActionContext, dict[str, Any]], str]
     cues: str = ""  # a regex over the user's words that suggests this action (the gate)
     examples: tuple[tuple[str, dict[str, Any]], ...] = ()  # request → arguments
 
@@ -160,7 +161,11 @@ class Actions:
         proposed and return the `Proposal` to put to the user."""
         spec = self.validate(name, arguments)
         if spec.effect == "external" and not confirmed:
-            description = spec.describe(arguments)
+            try:
+                description = spec.describe(context, arguments)  # may find "which" ambiguous: ask
+            except NeedsClarification:
+                self.refuse(context, name, arguments, "asked the user to clarify")
+                raise
             log_id = self.log.add(context.user, name, arguments, context.origin, "proposed",
                                   description, at=context.now)
             return Proposal(log_id, spec, arguments, description)

@@ -208,7 +208,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # plans a new one); letters: the user's letters, drafts and finished, and whether each is
     # chosen for the book; mail_accounts: one IMAP/SMTP account per user (the password lives
     # in the OS keyring, or here only when the database is encrypted); mail_triage: the label
-    # given to each message, so an inbox is not read twice.
+    # given to each message, so an inbox is not read twice; mail_listing, mail_drafts: below.
     (
         """CREATE TABLE action_log (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -269,6 +269,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             suspicious INTEGER NOT NULL DEFAULT 0,
             at TEXT NOT NULL,
             PRIMARY KEY (user_id, folder, uid_validity, uid)
+        )""",
+        # The numbered list the user last saw (numbers pinned to UIDs, so "delete 3" means
+        # the message they saw as 3) and the reply drafts waiting for a yes.
+        """CREATE TABLE mail_listing (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            folder TEXT NOT NULL,
+            uid_validity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            sender TEXT NOT NULL,
+            address TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            gone INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, number)
+        )""",
+        """CREATE TABLE mail_drafts (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            uid_validity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            in_reply_to TEXT NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (user_id, uid_validity, uid)
         )""",
     ),
 )

@@ -73,7 +73,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
                                          "description": "when, in the user's words"}},
                                ["what", "when"]),
             effect="local", run=add,
-            describe=lambda a: f"remind you {a.get('when', '')} to {a.get('what', '')}",
+            describe=lambda _, a: f"remind you {a.get('when', '')} to {a.get('what', '')}",
             cues=r"\bremind|\breminder|\bdon'?t let me forget|\bnudge me|\bping me",
             examples=(("Remind me to call Amy Friday at six",
                        {"what": "call Amy", "when": "Friday at six"}),
@@ -84,7 +84,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
         ActionSpec(
             name="remind.list", summary="List the user's upcoming reminders.",
             parameters=_object({}, []), effect="read", run=listing,
-            describe=lambda a: "list your reminders",
+            describe=lambda _, a: "list your reminders",
             cues=r"\breminders?\b|\bwhat (?:do i|did i ask you to) remember",
             examples=(("what reminders do I have?", {}), ("show my reminders", {}))),
         ActionSpec(
@@ -96,7 +96,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
                                           "description": "new time in the user's words"}},
                                ["which", "until"]),
             effect="local", run=snooze,
-            describe=lambda a: f"snooze the reminder {a.get('which', '')}",
+            describe=lambda _, a: f"snooze the reminder {a.get('which', '')}",
             cues=r"\bsnooze|\bremind me (?:again|later)|\blater\b.*\bremind|\bpostpone",
             examples=(("snooze it", {"which": "it", "until": ""}),
                       ("snooze the Amy reminder until 8", {"which": "Amy", "until": "8"}),
@@ -104,7 +104,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
         ActionSpec(
             name="remind.cancel", summary="Cancel one of the user's reminders.",
             parameters=_object({"which": _WHICH}, ["which"]), effect="local", run=cancel,
-            describe=lambda a: f"cancel the reminder {a.get('which', '')}",
+            describe=lambda _, a: f"cancel the reminder {a.get('which', '')}",
             cues=r"\b(?:cancel|delete|remove|drop|forget)\b.*\breminder|\bno need to remind",
             examples=(("cancel the reminder about Amy", {"which": "Amy"}),
                       ("delete reminder 3", {"which": "3"}))),
@@ -147,15 +147,15 @@ def command_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]:
         *reminder_actions(store, settings),
         ActionSpec("remind.export", "Export reminders to an iCalendar file.",
                    _object({"file": {"type": "string"}, "all": {"type": "boolean"}}, ["file"]),
-                   "local", export, lambda a: f"export your reminders to {a.get('file')}"),
+                   "local", export, lambda _, a: f"export your reminders to {a.get('file')}"),
         ActionSpec("remind.import", "Import reminders from an iCalendar file.",
                    _object({"file": {"type": "string"}}, ["file"]), "local", import_file,
-                   lambda a: f"import reminders from {a.get('file')}"),
+                   lambda _, a: f"import reminders from {a.get('file')}"),
         ActionSpec("remind.sync", "Sync reminders with a CalDAV calendar.",
                    _object({"url": {"type": "string"}, "username": {"type": "string"}},
                            ["url"]),
                    "external", sync,
-                   lambda a: f"send your pending reminders to {a.get('url')} and fetch its "
+                   lambda _, a: f"send your pending reminders to {a.get('url')} and fetch its "
                              "to-dos"),
     ]
 
