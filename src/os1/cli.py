@@ -29,6 +29,9 @@ from os1.memory.cli import add_memory_parser, run_memory
 from os1.memory.errors import MemoryError_
 from os1.persona.cli import add_persona_parser, run_persona
 from os1.privacy.cli import add_privacy_parsers, run_privacy
+from os1.skills.cli import add_actions_parser, run_actions
+from os1.skills.mail.cli import add_mail_parser, run_mail
+from os1.skills.reminders.cli import add_remind_parser, run_remind
 from os1.store.base import StorageError
 from os1.store.encrypt_cli import add_encrypt_parser, run_encrypt
 from os1.store.open import unlock
@@ -74,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     add_privacy_parsers(verbs)
     add_persona_parser(verbs)
     add_checkins_parser(verbs)
+    add_remind_parser(verbs)
+    add_mail_parser(verbs)
+    add_actions_parser(verbs)
     add_encrypt_parser(verbs)
     return parser
 
@@ -98,12 +104,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb in ("encrypt", "decrypt"):
             return run_encrypt(args, resolved.settings, console, errors)
         if args.verb in ("chat", "setup", "memory", "mood", "voice", "export", "forget",
-                         "safety", "persona", "checkins"):
+                         "safety", "persona", "checkins", "remind", "mail", "actions"):
             unlock(resolved.settings)  # the passphrase prompt comes before any spinner
         if args.verb == "setup":
             return _setup(resolved, args, console)
         if args.verb in ("export", "forget", "safety"):
             return run_privacy(resolved.settings, args, console, errors)
+        if args.verb == "remind":
+            return run_remind(resolved.settings, args, console, errors)
+        if args.verb == "mail":
+            return run_mail(resolved.settings, args, console, errors)
+        if args.verb == "actions":
+            return run_actions(resolved.settings, args, console, errors)
         if args.verb == "checkins":
             return run_checkins(resolved.settings, args, console, errors)
         if args.verb == "persona":
