@@ -46,6 +46,7 @@ def a_life(settings: Settings) -> None:
                                              "reflection", turn.id))
     store.run(lambda db: record(db, ana, turn.id, NOW, "suicide", "suicide risk (0.99)"))
     store.run(lambda db: _persona_and_checkins(db, ana, turn.id))
+    store.run(lambda db: _skills(db, ana))
     store.new_conversation(ana)
     said(store, ana, "a second conversation about the sea", 5)
     ben_turn = said(store, ben, "Ben's own words about his garden")
@@ -56,6 +57,24 @@ def a_life(settings: Settings) -> None:
     kv.mkdir(parents=True, exist_ok=True)
     (kv / "session-1.bin").write_bytes(b"KV state " + SECRET.encode())  # a session snapshot
     (kv / "persona-1-abc.bin").write_bytes(b"KV " + SECRET.encode())  # a personal persona's
+    letters = settings.data_dir / "users" / str(ana.id) / "letters"  # a letter's PDF
+    letters.mkdir(parents=True)
+    (letters / "letter-1.pdf").write_bytes(b"%PDF " + SECRET.encode())
+
+
+def _skills(db: sqlite3.Connection, ana: User) -> None:
+    """What os1 did for Ana: an action, a reminder, a letter, a mail draft."""
+    at = NOW.isoformat()
+    db.execute("INSERT INTO action_log (user_id, at, action, arguments, origin, status) "
+               "VALUES (?, ?, 'remind.add', ?, 'chat', 'done')",
+               (ana.id, at, f'{{"what": "{SECRET}"}}'))
+    db.execute("INSERT INTO reminders (user_id, uid, text, due_at, created_at, status) "
+               "VALUES (?, 'u1', ?, ?, ?, 'pending')", (ana.id, SECRET, at, at))
+    db.execute("INSERT INTO letters (user_id, recipient, body, created_at, updated_at) "
+               "VALUES (?, 'my sister', ?, ?, ?)", (ana.id, f"Dear Maya, {SECRET}", at, at))
+    db.execute("INSERT INTO mail_drafts (user_id, uid_validity, uid, recipient, subject, "
+               "in_reply_to, body) VALUES (?, 1, 1, 'amy@example.com', 'Re: hi', '', ?)",
+               (ana.id, SECRET))
 
 
 def _persona_and_checkins(db: sqlite3.Connection, ana: User, turn_id: int) -> None:
@@ -94,7 +113,8 @@ def test_the_export_holds_everything_and_only_this_user(settings: Settings,
     assert "sadness" in (tmp_path / "export" / "mood.csv").read_text()
     assert report.rows["turns"] == 2
     assert document["persona_settings"][0]["companion_name"] == "Lumen"
-    for table in ("onboarding", "self_models", "journal", "checkins"):
+    for table in ("onboarding", "self_models", "journal", "checkins", "action_log",
+                  "reminders", "letters", "mail_drafts"):
         assert SECRET in json.dumps(document[table], ensure_ascii=False), table
     assert SECRET in (tmp_path / "export" / "journal.md").read_text()
 

@@ -19,7 +19,8 @@ from os1.persona.book import PersonaBook
 from os1.persona.reflection import Reflection
 from os1.safety.crisis import CrisisDetector
 from os1.safety.guard import SafetyGuard
-from os1.store.base import NewTurn
+from os1.skills.catalog import open_skills
+from os1.store.base import NewTurn, User
 from os1.store.open import open_store
 from os1.store.sqlite import SQLiteStore
 
@@ -52,6 +53,8 @@ def open_companion(settings: Settings, model_file: Path | None = None,
         companion.memory = writer
     if settings.affect:  # off: no engine at all, so nothing can be inferred or stored
         companion.affect = AffectEngine(store, embedder)
+    companion.skills = open_skills(store, settings, model,
+                                   companion.memory.engine if companion.memory else None)
     return companion
 
 
@@ -71,6 +74,17 @@ def conversation_snapshots(settings: Settings) -> list[Path]:
     """KV-cache snapshots of the last session hold the conversation, notes included: forgetting
     must remove them (they are remade, at the cost of one slower first reply)."""
     return sorted((settings.data_dir / "kv").glob("session-*.bin"))
+
+
+def user_files(settings: Settings, user: User) -> list[Path]:
+    """Files made for one user (letters and their PDFs, the letters book): every one of
+    them lies under their own folder, so erasing the user shreds the folder."""
+    folder = user_folder(settings, user)
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def user_folder(settings: Settings, user: User) -> Path:
+    return settings.data_dir / "users" / str(user.id)
 
 
 def persona_snapshots(settings: Settings) -> list[Path]:

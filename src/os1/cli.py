@@ -30,6 +30,7 @@ from os1.memory.errors import MemoryError_
 from os1.persona.cli import add_persona_parser, run_persona
 from os1.privacy.cli import add_privacy_parsers, run_privacy
 from os1.skills.cli import add_actions_parser, run_actions
+from os1.skills.letters.cli import add_letters_parser, run_letters
 from os1.skills.mail.cli import add_mail_parser, run_mail
 from os1.skills.reminders.cli import add_remind_parser, run_remind
 from os1.store.base import StorageError
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     add_checkins_parser(verbs)
     add_remind_parser(verbs)
     add_mail_parser(verbs)
+    add_letters_parser(verbs)
     add_actions_parser(verbs)
     add_encrypt_parser(verbs)
     return parser
@@ -104,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb in ("encrypt", "decrypt"):
             return run_encrypt(args, resolved.settings, console, errors)
         if args.verb in ("chat", "setup", "memory", "mood", "voice", "export", "forget",
-                         "safety", "persona", "checkins", "remind", "mail", "actions"):
+                         "safety", "persona", "checkins", "remind", "mail", "letters", "actions"):
             unlock(resolved.settings)  # the passphrase prompt comes before any spinner
         if args.verb == "setup":
             return _setup(resolved, args, console)
@@ -114,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_remind(resolved.settings, args, console, errors)
         if args.verb == "mail":
             return run_mail(resolved.settings, args, console, errors)
+        if args.verb == "letters":
+            return run_letters(resolved.settings, args, console, errors)
         if args.verb == "actions":
             return run_actions(resolved.settings, args, console, errors)
         if args.verb == "checkins":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -91,12 +92,22 @@ def _safety_log(store: Any, user: Any, console: Console) -> int:
 
 
 def _erase(store: Any, user: Any, settings: Settings, console: Console) -> int:
-    from os1.app import conversation_snapshots, open_memory, persona_snapshots
+    from os1.app import (
+        conversation_snapshots,
+        open_memory,
+        persona_snapshots,
+        user_files,
+        user_folder,
+    )
+    from os1.skills.mail.credentials import forget_password
 
+    forget_password(store, user)  # the keyring holds it outside the database
     engine = open_memory(settings, store)
     report = erase_user(store, engine, user,
-                        [*conversation_snapshots(settings), *persona_snapshots(settings)],
+                        [*conversation_snapshots(settings), *persona_snapshots(settings),
+                         *user_files(settings, user)],
                         settings.memory_dir)
+    shutil.rmtree(user_folder(settings, user), ignore_errors=True)  # empty by now
     config = default_config_file(os.environ)
     if config.exists():
         shred(config)
