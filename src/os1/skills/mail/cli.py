@@ -35,8 +35,8 @@ from os1.skills.actions import (
     ActionLog,
     Actions,
     NeedsClarification,
-    Outcome,
 )
+from os1.skills.cli import run_command
 from os1.skills.mail import mail_actions
 from os1.skills.mail.account import (
     SECURITIES,
@@ -180,8 +180,10 @@ async def _act(settings: Settings, store: SQLiteStore, user: User, action: str,
             context = ActionContext(user, datetime.now().astimezone(), "command")
             if action == "show":
                 return await _show(skill, actions.log, context, args.which, console, errors)
-            return await _call(actions, context, _ACTIONS[action], _arguments(action, args),
-                               bool(getattr(args, "yes", False)), console, errors, status)
+            return await run_command(actions, context, _ACTIONS[action],
+                                     _arguments(action, args),
+                                     yes=bool(getattr(args, "yes", False)), console=console,
+                                     errors=errors, before_asking=status.stop)
     finally:
         for model in opened:
             await model.aclose()
@@ -210,35 +212,3 @@ async def _open_model(settings: Settings, errors: Console) -> ChatModel:
         model_file = await asyncio.to_thread(prepare_model_file, settings, progress)
     with errors.status("Loading the model…"):
         return await asyncio.to_thread(open_chat_model, settings, model_file)
-
-
-async def _call(actions: Actions, context: ActionContext, name: str, arguments: dict[str, Any],
-                yes: bool, console: Console, errors: Console, status: Any) -> int:
-    try:
-        result = await actions.call(context, name, arguments, confirmed=yes)
-        if not isinstance(result, Outcome):  # external: ask first
-            status.stop()
-            question = result.description[0].upper() + result.description[1:]
-            if not sys.stdin.isatty():
-                actions.log.settle(context.user, result.log_id, "declined", result.description)
-                errors.print(f"{escape(question)}: add --yes (not asked: this is not a "
-                             "terminal). Nothing was done.")
-                return EXIT_USAGE
-            answer = input(f"{question}? [y/N] ")
-            outcome = await actions.confirm(context, result,
-                                            answer.strip().casefold() in {"y", "yes"})
-            if outcome is None:
-                console.print("Nothing was done.")
-                return EXIT_OK
-            result = outcome
-    except NeedsClarification as exc:
-        errors.print(escape(str(exc)))
-        return EXIT_USAGE
-    except ActionError as exc:
-        errors.print(f"[red]{escape(str(exc))}[/red]")
-        return EXIT_FAILED
-    status.stop()
-    console.print(escape(result.text))
-    if result.detail:
-        console.print(escape(result.detail))
-    return EXIT_OK

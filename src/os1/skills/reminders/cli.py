@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,12 +28,10 @@ from rich.markup import escape
 from os1.config import Settings
 from os1.skills.actions import (
     ActionContext,
-    ActionError,
     ActionLog,
     Actions,
-    NeedsClarification,
-    Outcome,
 )
+from os1.skills.cli import run_command
 from os1.skills.reminders import command_actions, describe_all
 from os1.skills.reminders.book import Reminders
 from os1.store.open import open_store
@@ -131,38 +128,10 @@ def run_remind(settings: Settings, args: argparse.Namespace, console: Console,
         context = ActionContext(user, local_now(), "command")
         if name == "remind.list":
             return _list(Reminders(store, settings), context, everything=flag, console=console)
-        return asyncio.run(_call(actions, context, name, arguments, flag, console, errors))
+        return asyncio.run(run_command(actions, context, name, arguments, yes=flag,
+                                       console=console, errors=errors))
     finally:
         store.close()
-
-
-async def _call(actions: Actions, context: ActionContext, name: str, arguments: dict[str, Any],
-                yes: bool, console: Console, errors: Console) -> int:
-    try:
-        result = await actions.call(context, name, arguments, confirmed=yes)
-        if not isinstance(result, Outcome):  # external (sync): ask first
-            if not sys.stdin.isatty():
-                actions.log.settle(context.user, result.log_id, "declined", result.description)
-                errors.print(f"To {escape(result.description)}, add --yes (not asked: this is "
-                             "not a terminal).")
-                return EXIT_USAGE
-            answer = input(f"{result.description[0].upper()}{result.description[1:]}? [y/N] ")
-            outcome = await actions.confirm(context, result,
-                                            answer.strip().casefold() in {"y", "yes"})
-            if outcome is None:
-                console.print("Nothing was sent.")
-                return EXIT_OK
-            result = outcome
-    except NeedsClarification as exc:
-        errors.print(f"{escape(str(exc))}")
-        return EXIT_USAGE
-    except ActionError as exc:
-        errors.print(f"[red]{escape(str(exc))}[/red]")
-        return EXIT_FAILED
-    console.print(escape(result.text))
-    if result.detail:
-        console.print(escape(result.detail))
-    return EXIT_OK
 
 
 def _list(book: Reminders, context: ActionContext, *, everything: bool,
