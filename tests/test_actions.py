@@ -27,7 +27,7 @@ from os1.skills.actions import (
     Outcome,
     Proposal,
 )
-from os1.skills.conversation import Skills, SkillState, ungrounded
+from os1.skills.conversation import Skills, SkillState, says_yes, ungrounded
 from os1.skills.planner import plan_schema
 from os1.store.sqlite import SQLiteStore
 
@@ -278,3 +278,18 @@ async def test_a_crisis_turn_never_runs_an_action(settings: Settings,
     events = [e async for e in companion.turn(ana, text)]
     assert not [e for e in events if isinstance(e, ActionTaken)]
     assert recorder.runs == [] and model.calls == []
+
+
+@pytest.mark.parametrize("text", ["yes", "Yes please", "ok", "sure, go ahead", "yep do it",
+                                  "send it"])
+def test_a_plain_yes_is_a_yes(text: str) -> None:
+    assert says_yes(text)
+
+
+@pytest.mark.parametrize("text", ["please don't", "yes but not to Amy", "ok wait",
+                                  "sure, except change the subject first", "no", "nope",
+                                  "what did it say again?",
+                                  "yes, and also tell me about my week and my sister and "
+                                  "what else is going on"])
+def test_anything_else_is_not_a_yes(text: str) -> None:
+    assert not says_yes(text)

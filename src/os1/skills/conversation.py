@@ -37,6 +37,11 @@ _YES = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|go ahead|do it|please
                   r"send it|confirm(?:ed)?|y)\b", re.IGNORECASE)
 _NO = re.compile(r"^\s*(?:no|nope|nah|don'?t|do not|cancel|stop|never ?mind|wait|n)\b",
                  re.IGNORECASE)
+# A yes with any of these in it ("please don't", "sure, but not to Amy") is not a yes: an
+# action outside os1 runs only on a plain one.
+_QUALIFIED = re.compile(r"\b(?:no|not|don'?t|never|stop|cancel|wait|nope|nah|but|except|"
+                        r"instead|change)\b", re.IGNORECASE)
+_SHORT_ANSWER_WORDS = 8
 _WORD = re.compile(r"[0-9]+|[^\W\d_]+", re.UNICODE)
 _NUMBERS = {w: str(i) for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -62,6 +67,12 @@ class ActionReply:
     status: ActionStatus
     text: str
     detail: str = ""
+
+
+def says_yes(text: str) -> bool:
+    """A plain, short yes to a proposal: nothing qualified, nothing more to it."""
+    return (bool(_YES.match(text)) and not _QUALIFIED.search(text)
+            and len(text.split()) <= _SHORT_ANSWER_WORDS)
 
 
 def words(text: str) -> set[str]:
@@ -97,10 +108,10 @@ class Skills:
         context = ActionContext(user, now, "chat")
         proposal, state.proposal = state.proposal, None
         if proposal is not None:
-            if _YES.match(text) and not _NO.match(text):
+            if says_yes(text):
                 return await self._confirmed(context, proposal)
             await self.actions.confirm(context, proposal, yes=False)
-            if _NO.match(text):
+            if _NO.match(text) or _YES.match(text):  # a no, or a yes with a but
                 return ActionReply(proposal.spec.name, "declined", "Okay, I won't.")
             # Anything else: the proposal lapses (declined) and the words are read afresh.
         asked, state.asked = state.asked, None
