@@ -80,9 +80,9 @@ async def run(items: list[dict[str, Any]], model_name: str, limit: int) -> dict[
                               "plain")
         store.run(lambda db: save_account(db, user, account, datetime.now().astimezone()))
         save_password(store, user, Password(password))
-        skill = MailSkill(store, settings, model,
-                          progress=lambda text: print(text, end="\r", file=sys.stderr))
-        context = ActionContext(user, datetime.now().astimezone(), "command")
+        skill = MailSkill(store, settings, model)
+        context = ActionContext(user, datetime.now().astimezone(), "command",
+                                progress=lambda text: print(text, end="\r", file=sys.stderr))
         started = time.perf_counter()
         triaged = await skill.triage(context, limit)
         elapsed = time.perf_counter() - started

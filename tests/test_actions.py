@@ -293,3 +293,46 @@ def test_a_plain_yes_is_a_yes(text: str) -> None:
                                   "what else is going on"])
 def test_anything_else_is_not_a_yes(text: str) -> None:
     assert not says_yes(text)
+
+
+async def test_a_long_action_shows_its_progress_and_ctrl_c_stops_it(
+        settings: Settings, store: SQLiteStore) -> None:
+    import asyncio
+
+    from os1.events import ActionProgress
+
+    started = asyncio.Event()
+
+    async def sort(context: ActionContext, arguments: dict[str, Any]) -> Outcome:
+        await asyncio.to_thread(context.progress, "Sorting 1 of 2…")  # from a worker thread
+        context.progress("Sorting 2 of 2…")
+        if arguments.get("which") == "forever":
+            started.set()
+            await asyncio.Event().wait()  # until the turn is cancelled
+        return Outcome("Sorted.")
+
+    spec = ActionSpec("post.sort", "Sort.", _object(which=False), "read", sort,
+                      lambda _, a: "sort", r"\bmail")
+    model = ScriptedModel([{"action": "post.sort", "arguments": {}},
+                           {"action": "post.sort", "arguments": {"which": "forever"}}])
+    companion = Companion(model, store, settings, FixedPersona("You are os1."),
+                          skills=Skills(model, Actions([spec], ActionLog(store))))
+    ana = store.user("ana")
+    events = [e async for e in companion.turn(ana, "sort my mail")]
+    shown = [e.text for e in events if isinstance(e, ActionProgress)]
+    # Shown while it runs (a line said as it finishes may never be shown: it is done).
+    assert shown[0] == "Sorting 1 of 2…"
+    assert isinstance(events[0], ActionProgress) and isinstance(events[1], ActionTaken)
+
+    async def consume() -> None:
+        async for _ in companion.turn(ana, "sort my mail forever"):
+            pass
+
+    turn = asyncio.ensure_future(consume())
+    await asyncio.wait_for(started.wait(), 10)
+    turn.cancel()  # what Ctrl-C does
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    latest = ActionLog(store).entries(ana)[0]
+    assert (latest.action, latest.status, latest.result) == ("post.sort", "failed",
+                                                             "CancelledError")

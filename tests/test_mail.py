@@ -146,10 +146,8 @@ def context(user: User) -> ActionContext:
     return ActionContext(user, NOW, "command")
 
 
-def actions(store: SQLiteStore, settings: Settings, model: Any,
-            progress: list[str] | None = None) -> Actions:
-    skill = MailSkill(store, settings.with_overrides(user_name="me"), model, timeout_s=5,
-                      progress=progress.append if progress is not None else None)
+def actions(store: SQLiteStore, settings: Settings, model: Any) -> Actions:
+    skill = MailSkill(store, settings.with_overrides(user_name="me"), model, timeout_s=5)
     return Actions(mail_actions(store, settings, model, skill=skill), ActionLog(store))
 
 
@@ -402,8 +400,8 @@ def test_rules_sort_lists_the_model_sorts_the_rest_once(
     model = ScriptedModel([label("important", "a bill is due"),
                            label("needs_reply", "Amy asks about lunch")])
     progress: list[str] = []
-    outcome = asyncio_run(actions(store, settings, model, progress).call(
-        context(user), "mail.triage", {}))
+    outcome = asyncio_run(actions(store, settings, model).call(
+        ActionContext(user, NOW, "command", progress=progress.append), "mail.triage", {}))
     assert isinstance(outcome, Outcome)
     assert outcome.text == ("Of your latest 4 messages: 1 important, 1 needs reply, "
                             "2 newsletter.")

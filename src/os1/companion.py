@@ -22,6 +22,7 @@ from os1.affect.engine import AffectEngine, Audio, TurnAffect
 from os1.affect.errors import AffectError
 from os1.config import Settings
 from os1.events import (
+    ActionProgress,
     ActionTaken,
     AffectRead,
     Done,
@@ -258,7 +259,12 @@ class Companion:
             if guard.opening:  # said while the model reads the prompt
                 for event in say(guard.opening + " "):
                     yield event
-            acted = await self._act(session, text, guard)
+            acted = None
+            async for step in self._act(session, text, guard):
+                if isinstance(step, ActionProgress):
+                    yield step
+                else:
+                    acted = step
             if acted is not None:
                 yield ActionTaken(acted.action, acted.status, acted.detail)
                 for event in say(acted.text):
@@ -325,12 +331,34 @@ class Companion:
         )
         yield Done(reply=reply, stats=stats)
 
-    async def _act(self, session: _Session, text: str, guard: TurnGuard) -> ActionReply | None:
-        """The reply when the words ask for an action (see skills/conversation.py). Never in
-        a crisis: then only the protocol answers."""
+    async def _act(self, session: _Session, text: str,
+                   guard: TurnGuard) -> AsyncIterator[ActionProgress | ActionReply]:
+        """The reply when the words ask for an action (see skills/conversation.py), after
+        its progress while it runs (sorting an inbox takes minutes). Nothing in a crisis:
+        then only the protocol answers. Cancelling the turn cancels the action."""
         if self.skills is None or guard.assessment.crisis.risk:
-            return None
-        return await self.skills.respond(session.user, session.skills, text, self._clock())
+            return
+        loop = asyncio.get_running_loop()
+        said: asyncio.Queue[str] = asyncio.Queue()
+
+        def progress(line: str) -> None:  # actions may report from a worker thread
+            loop.call_soon_threadsafe(said.put_nowait, line)
+
+        work = asyncio.ensure_future(self.skills.respond(
+            session.user, session.skills, text, self._clock(), progress))
+        try:
+            while not work.done():
+                line = asyncio.ensure_future(said.get())
+                await asyncio.wait({work, line}, return_when=asyncio.FIRST_COMPLETED)
+                if line.done():
+                    yield ActionProgress(line.result())
+                else:
+                    line.cancel()
+            reply = work.result()
+        finally:
+            work.cancel()
+        if reply is not None:
+            yield reply
 
     async def prepare(self, user: User, text: str) -> None:
         """Let the model read a turn that is probably coming, before it is said to be over:

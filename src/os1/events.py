@@ -100,4 +100,12 @@ class ActionTaken:
     detail: str = ""
 
 
-Event = Token | Sentence | Notice | TurnError | Done | MemoryUsed | AffectRead | ActionTaken
+@dataclass(frozen=True)
+class ActionProgress:
+    """An action is under way ("Sorting 3 of 12…"): shown while the user waits."""
+
+    text: str
+
+
+Event = (Token | Sentence | Notice | TurnError | Done | MemoryUsed | AffectRead | ActionTaken
+         | ActionProgress)

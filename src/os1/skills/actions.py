@@ -40,11 +40,17 @@ class NeedsClarification(ActionError):
     """The request is missing something only the user can say: the message is the question."""
 
 
+def _quiet(_text: str) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class ActionContext:
     user: User
     now: datetime  # aware, in the user's local zone
     origin: Origin
+    # "Sorting 3 of 12…" while a long action runs; may be called from a worker thread.
+    progress: Callable[[str], None] = _quiet
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -102,10 +103,12 @@ class Skills:
         self.actions = actions
         self.planner = Planner(model, list(actions.specs.values()))
 
-    async def respond(self, user: User, state: SkillState, text: str,
-                      now: datetime) -> ActionReply | None:
-        """The reply when ``text`` is about an action; None when it is conversation."""
-        context = ActionContext(user, now, "chat")
+    async def respond(self, user: User, state: SkillState, text: str, now: datetime,
+                      progress: Callable[[str], None] | None = None) -> ActionReply | None:
+        """The reply when ``text`` is about an action; None when it is conversation.
+        ``progress``: told how a long action is going."""
+        context = (ActionContext(user, now, "chat") if progress is None
+                   else ActionContext(user, now, "chat", progress=progress))
         proposal, state.proposal = state.proposal, None
         if proposal is not None:
             if says_yes(text):

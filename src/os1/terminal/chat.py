@@ -21,6 +21,7 @@ from os1.checkins.outreach import Outreach
 from os1.checkins.records import CheckIn
 from os1.companion import Companion
 from os1.events import (
+    ActionProgress,
     ActionTaken,
     AffectRead,
     Done,
@@ -238,6 +239,9 @@ async def _render_turn(events: AsyncIterator[Event], console: Console,
                 if event.kind == "model" and event.kept:
                     console.print("[dim]Your message is saved; send another when ready.[/dim]")
                 outcome = "error" if event.kept or event.kind == "empty_input" else "lost"
+            elif isinstance(event, ActionProgress):
+                if status is not None:
+                    status.update(f"[dim]{_escape(event.text)}[/dim]")
             elif isinstance(event, ActionTaken):
                 # Say what os1 did for the user: no hidden action.
                 if status is not None:

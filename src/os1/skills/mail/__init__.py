@@ -17,7 +17,6 @@ from os1.skills.actions import ActionContext, ActionSpec, Outcome
 from os1.skills.mail.skill import (
     DEFAULT_LIMIT,
     MailSkill,
-    Progress,
     show_text,
     triage_outcome,
 )
@@ -34,12 +33,11 @@ def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 
 def mail_actions(store: SQLiteStore, settings: Settings, model: ChatModel | None, *,
-                 progress: Progress | None = None,
                  load_model: Callable[[], Awaitable[ChatModel]] | None = None,
                  skill: MailSkill | None = None) -> list[ActionSpec]:
     """The mail actions. ``model``: the chat model, or None with ``load_model`` to open it
     only when needed; ``skill``: one already made (tests set its timeout)."""
-    mail = skill or MailSkill(store, settings, model, progress=progress, load_model=load_model)
+    mail = skill or MailSkill(store, settings, model, load_model=load_model)
 
     async def triage(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
         items = await mail.triage(ctx, int(args.get("limit", DEFAULT_LIMIT)))

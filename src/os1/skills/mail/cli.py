@@ -174,10 +174,10 @@ async def _act(settings: Settings, store: SQLiteStore, user: User, action: str,
     skill = MailSkill(store, settings, None, load_model=load_model)
     try:
         with errors.status("Working…") as status:
-            skill.progress = status.update
             specs = mail_actions(store, settings, None, skill=skill)
             actions = Actions(specs, ActionLog(store))
-            context = ActionContext(user, datetime.now().astimezone(), "command")
+            context = ActionContext(user, datetime.now().astimezone(), "command",
+                                    progress=status.update)
             if action == "show":
                 return await _show(skill, actions.log, context, args.which, console, errors)
             return await run_command(actions, context, _ACTIONS[action],

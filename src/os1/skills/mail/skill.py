@@ -49,14 +49,13 @@ from os1.store.sqlite import SQLiteStore
 
 INBOX = "INBOX"
 DEFAULT_LIMIT = 20  # in chat a person waits: about 16 s a message on a 2-core CPU (1.5B)
-Progress = Callable[[str], None]
 _STOP_WORDS = {"the", "a", "an", "from", "to", "mail", "email", "e-mail", "message", "one",
                "about", "that", "this", "my", "re", "fwd", "of", "and", "with"}
 
 
 class MailSkill:
     def __init__(self, store: SQLiteStore, settings: Settings, model: ChatModel | None, *,
-                 timeout_s: float = TIMEOUT_S, progress: Progress | None = None,
+                 timeout_s: float = TIMEOUT_S,
                  load_model: Callable[[], Awaitable[ChatModel]] | None = None) -> None:
         """``load_model``: opens the model the first time one is needed (the CLI: sorting
         mail that rules or earlier labels already sorted loads nothing)."""
@@ -65,7 +64,6 @@ class MailSkill:
         self.model = model
         self._load_model = load_model
         self.timeout_s = timeout_s
-        self.progress = progress
 
     # -- what is kept between commands ---------------------------------------------------
 
@@ -92,15 +90,11 @@ class MailSkill:
             raise ActionError(f"{what} needs the chat model, which is not loaded.")
         return self.model
 
-    def _say(self, text: str) -> None:
-        if self.progress is not None:
-            self.progress(text)
-
     # -- triage ------------------------------------------------------------------------------
 
     async def triage(self, ctx: ActionContext, limit: int = DEFAULT_LIMIT) -> list[Triaged]:
         user = ctx.user
-        uid_validity, messages, labels = await asyncio.to_thread(self._read_inbox, user, limit)
+        uid_validity, messages, labels = await asyncio.to_thread(self._read_inbox, ctx, limit)
         ruled = {m.uid: rule_label(m) for m in messages if m.uid not in labels}
         todo = [m for m in messages if m.uid in ruled and ruled[m.uid] is None]
         for message in messages:
@@ -108,7 +102,7 @@ class MailSkill:
                 continue
             label = ruled[message.uid]
             if label is None:
-                self._say(f"Sorting {todo.index(message) + 1} of {len(todo)}…")
+                ctx.progress(f"Sorting {todo.index(message) + 1} of {len(todo)}…")
                 label = await model_label(await self._chat_model("Sorting mail"), message)
             labels[message.uid] = label
             if label.source != "fallback":  # a message the model missed is tried again later
@@ -124,8 +118,9 @@ class MailSkill:
                     now: datetime) -> None:
         self.store.run(lambda db: store_label(db, user, INBOX, uid_validity, uid, label, now))
 
-    def _read_inbox(self, user: User,
+    def _read_inbox(self, ctx: ActionContext,
                     limit: int) -> tuple[int, list[MailMessage], dict[int, Label]]:
+        user = ctx.user
         with self.client(user) as client:
             uid_validity = client.select(INBOX)
             uids = client.newest_uids(limit)
@@ -133,7 +128,7 @@ class MailSkill:
                                                              uids))
             messages: list[MailMessage] = []
             for start in range(0, len(uids), 20):
-                self._say(f"Reading {min(start + 20, len(uids))} of {len(uids)}…")
+                ctx.progress(f"Reading {min(start + 20, len(uids))} of {len(uids)}…")
                 messages += client.fetch(uids[start:start + 20])
         return uid_validity, messages, labels
 
