@@ -27,7 +27,7 @@ from os1.skills.actions import (
     Outcome,
     Proposal,
 )
-from os1.skills.conversation import Skills, SkillState, says_yes, ungrounded
+from os1.skills.conversation import Skills, SkillState, grounded, says_yes, ungrounded
 from os1.skills.planner import plan_schema
 from os1.store.sqlite import SQLiteStore
 
@@ -156,6 +156,14 @@ def test_arguments_the_user_never_said_are_not_trusted(store: SQLiteStore) -> No
     assert ungrounded(spec, {"what": "call mom", "when": "now"}, request) == ["when"]
     assert ungrounded(spec, {"what": "call Amy", "when": "Friday at 6"},
                       "Remind me to call Amy Friday at six") == []
+    assert ungrounded(spec, {"what": "it", "when": ""}, "remind me about it") == ["when"]
+    assert ungrounded(spec, {"what": "it", "when": "in an hour"},
+                      "snooze that for an hour") == []  # "that" pointed at it
+    optional = ActionSpec("letters.pdf", "PDF.", _object(which=False), "local",
+                          spec.run, spec.describe)
+    assert grounded(optional, {"which": "latest"}, "make a pdf of the letter to Dad") == {}
+    assert grounded(optional, {"which": "Dad"}, "make a pdf of the letter to Dad") == {
+        "which": "Dad"}
 
 
 async def test_in_conversation_a_cued_request_is_planned_and_done(store: SQLiteStore) -> None:

@@ -49,6 +49,8 @@ _NUMBERS = {w: str(i) for i, w in enumerate((
     "eleven", "twelve"))}
 _SMALL_WORDS = frozenset(("a", "an", "the", "at", "on", "in", "to", "of", "for", "my", "me",
                           "and", "or", "by", "with", "from"))
+# "Snooze that", "proofread it": the model may name what was pointed at with another of these.
+_POINTING = frozenset(("it", "that", "this", "latest", "last", "one", "them", "those"))
 
 
 @dataclass
@@ -81,19 +83,31 @@ def words(text: str) -> set[str]:
 
 
 def ungrounded(spec: ActionSpec, arguments: dict[str, Any], request: str) -> list[str]:
-    """The text arguments the model wrote that the user did not say: most of an argument's
-    words must be in the request. A small model fills a time it was not given ("now"); a
-    reminder set for a moment nobody named is worse than a question."""
+    """The required text arguments the user did not give: empty, or most of their words not
+    in the request. A small model fills a time it was not given ("now"); a reminder set for
+    a moment nobody named is worse than a question."""
+    required = set(spec.parameters.get("required", ()))
+    return [name for name in _unsaid(arguments, request) if name in required]
+
+
+def grounded(spec: ActionSpec, arguments: dict[str, Any], request: str) -> dict[str, Any]:
+    """The arguments without optional ones the user never said (their defaults apply)."""
+    required = set(spec.parameters.get("required", ()))
+    unsaid = set(_unsaid(arguments, request)) - required
+    return {name: value for name, value in arguments.items() if name not in unsaid}
+
+
+def _unsaid(arguments: dict[str, Any], request: str) -> list[str]:
     said = words(request)
-    missing = []
+    unsaid = []
     for name, value in arguments.items():
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str):
             continue
         own = words(value) - _SMALL_WORDS
-        if own and len(own & said) < max(1, len(own) // 2 + len(own) % 2):
-            missing.append(name)
-    required = set(spec.parameters.get("required", ()))
-    return [m for m in missing if m in required]
+        if not value.strip() or (own and len(own & said) < max(1, (len(own) + 1) // 2)
+                                 and not (own <= _POINTING and said & _POINTING)):
+            unsaid.append(name)
+    return unsaid
 
 
 class Skills:
@@ -144,7 +158,8 @@ class Skills:
             state.asked = (text, skills)
             return ActionReply(spec.name, "clarify", _question(spec, gaps[0]))
         try:
-            result = await self.actions.call(context, plan.action, plan.arguments)
+            result = await self.actions.call(context, plan.action,
+                                             grounded(spec, plan.arguments, text))
         except NeedsClarification as question:
             state.asked = (text, skills)
             return ActionReply(spec.name, "clarify", str(question))
