@@ -79,7 +79,8 @@ def markdown(results: list[Result], seconds: float, command: str) -> str:
     lines = [
         "## Reminder parsing",
         "",
-        f"`{command}` on {machine()}: hand-written requests (weekdays, relative times, am/pm, "
+        f"Measured {datetime.now():%Y-%m-%d}: `{command}` on {machine()}: hand-written "
+        "requests (weekdays, relative times, am/pm, "
         "dates, typos, odd word orders; 10 zones, some around a DST change), each with its own "
         "fixed now. Sets, in the order they were written:",
         "",
