@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
 .PHONY: run test lint bench bench-chat bench-memory bench-affect bench-voice bench-safety \
-	bench-checkins bench-persona \
+	bench-checkins bench-persona bench-skills \
 	train-emotion train-chat-gate train-strategy train-crisis \
 	setup clean help
 
@@ -22,7 +22,7 @@ TRAIN_VENV  := .venv-train
 help:
 	@echo "make run    set up (first time: a few minutes) and talk with os1"
 	@echo "make test   install the test tools and run the whole suite"
-	@echo "make bench  measure chat latency, memory, affect, voice, safety, check-ins and persona (LOCOMO=…, …)"
+	@echo "make bench  measure chat latency, memory, affect, voice, safety, check-ins, persona and skills (LOCOMO=…, …)"
 	@echo "make train-emotion, then train-chat-gate and train-strategy: rebuild the affect models"
 	@echo "make train-crisis: rebuild the crisis check (DAILYDIALOG=…)"
 
@@ -54,7 +54,8 @@ lint: $(TSTAMP)
 test: $(TSTAMP) lint
 	$(BIN)/pytest
 
-bench: bench-chat bench-memory bench-affect bench-voice bench-safety bench-checkins bench-persona
+bench: bench-chat bench-memory bench-affect bench-voice bench-safety bench-checkins bench-persona \
+	bench-skills
 
 bench-chat: $(STAMP)
 	$(BIN)/python bench/chat_latency.py --write docs/benchmarks.md
@@ -84,6 +85,13 @@ bench-checkins: $(STAMP)
 # shipped persona) and a week of reflections: ~60 min.
 bench-persona: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/persona.py --baseline --write docs/benchmarks.md
+
+# Skills: action accuracy (100 requests, 1.5B and 0.5B, ~25 min), reminder parsing (seconds),
+# mail triage on a real Dovecot (200 messages, 1.5B, ~45 min; the test tools start the server).
+bench-skills: $(TSTAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/actions.py --models default,fast --write docs/benchmarks.md
+	$(BIN)/python bench/reminder_parsing.py --write docs/benchmarks.md
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/mail_triage.py --model default --write docs/benchmarks.md
 
 # Training needs PyTorch, which the product does not: it gets a venv of its own.
 $(TRAIN_VENV)/.installed: $(STAMP) requirements.lock
