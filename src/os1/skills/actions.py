@@ -65,6 +65,14 @@ class Outcome:
 Run = Callable[[ActionContext, dict[str, Any]], Awaitable[Outcome]]
 
 
+def arguments_schema(properties: dict[str, Any],
+                     required: Sequence[str] = ()) -> dict[str, Any]:
+    """An action's arguments: an object of exactly these properties. The planner's grammar
+    is built from it, so nothing the schema does not name can be written."""
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False}
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     name: str  # "remind.add": skill, dot, verb

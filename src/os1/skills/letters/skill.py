@@ -17,7 +17,13 @@ from os1.config import Settings
 from os1.llm.base import ChatModel, GenerationOptions
 from os1.memory.engine import MemoryEngine
 from os1.persona.untrusted import plain
-from os1.skills.actions import ActionContext, ActionError, ActionSpec, Outcome
+from os1.skills.actions import (
+    ActionContext,
+    ActionError,
+    ActionSpec,
+    Outcome,
+    arguments_schema,
+)
 from os1.skills.letters.book import Letter, LetterBook
 from os1.skills.letters.compose import LETTER_TOKENS, Composer, identify, signer_name
 from os1.skills.letters.proofread import Proofread, diff_text, proofread
@@ -188,17 +194,14 @@ class LetterSkill:
     # -- specs -------------------------------------------------------------------------
 
     def specs(self) -> list[ActionSpec]:
-        which_only = {"type": "object", "properties": {"which": _WHICH},
-                      "additionalProperties": False}
+        which_only = arguments_schema({"which": _WHICH})
         return [
             ActionSpec(
                 "letters.write",
                 "Write a letter from the user to someone in their life (a relative, a friend), "
                 "using what os1 remembers about that person.",
-                {"type": "object",
-                 "properties": {"to": {"type": "string"}, "occasion": {"type": "string"},
-                                "about": {"type": "string"}},
-                 "required": ["to"], "additionalProperties": False},
+                arguments_schema({"to": {"type": "string"}, "occasion": {"type": "string"},
+                                  "about": {"type": "string"}}, ["to"]),
                 "local", self.write,
                 lambda _ctx, a: f"write a letter to {a.get('to', '?')}",
                 cues=CUES + r"|\bwrite (?:to|something for)\b",
@@ -238,9 +241,7 @@ class LetterSkill:
             ActionSpec(
                 "letters.choose",
                 "Put a letter in the user's book of letters, or take it out (chosen false).",
-                {"type": "object",
-                 "properties": {"which": _WHICH, "chosen": {"type": "boolean"}},
-                 "required": ["chosen"], "additionalProperties": False},
+                arguments_schema({"which": _WHICH, "chosen": {"type": "boolean"}}, ["chosen"]),
                 "local", self.choose,
                 lambda _ctx, a: ("put" if a.get("chosen") else "take") + " the letter "
                           f"{a.get('which') or '(latest)'} "
@@ -253,8 +254,7 @@ class LetterSkill:
                 "letters.book",
                 "Gather the letters the user chose into one book (a PDF with a title page "
                 "and contents).",
-                {"type": "object", "properties": {"title": {"type": "string"}},
-                 "additionalProperties": False},
+                arguments_schema({"title": {"type": "string"}}),
                 "local", self.bind,
                 lambda _ctx, a: "make the book of letters",
                 cues=CUES,

@@ -13,7 +13,7 @@ from typing import Any
 
 from os1.config import Settings
 from os1.llm.base import ChatModel
-from os1.skills.actions import ActionContext, ActionSpec, Outcome
+from os1.skills.actions import ActionContext, ActionSpec, Outcome, arguments_schema
 from os1.skills.mail.skill import (
     DEFAULT_LIMIT,
     MailSkill,
@@ -26,10 +26,6 @@ from os1.store.sqlite import SQLiteStore
 _WHICH = {"type": "string", "minLength": 1, "maxLength": 120,
           "description": "the message's number in the list, or words from its sender or subject"}
 
-
-def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": required,
-            "additionalProperties": False}
 
 
 def mail_actions(store: SQLiteStore, settings: Settings, model: ChatModel | None, *,
@@ -66,12 +62,12 @@ def mail_actions(store: SQLiteStore, settings: Settings, model: ChatModel | None
         return Outcome(f"Deleted {item.named} (it is in the Trash folder if your server "
                        "has one).")
 
-    which_only = _object({"which": _WHICH}, ["which"])
+    which_only = arguments_schema({"which": _WHICH}, ["which"])
     return [
         ActionSpec(
             "mail.triage", "Sort the user's newest emails into important, needs reply, can "
             "wait and newsletters; list them with numbers and say what matters.",
-            _object({"limit": {"type": "integer", "minimum": 1, "maximum": 500}}, []),
+            arguments_schema({"limit": {"type": "integer", "minimum": 1, "maximum": 500}}, []),
             "read", triage, lambda _, a: "sort your inbox",
             cues=r"\b(?:inbox|e-?mails?|mails?|triage|sort\s+(?:my|the)\s+(?:mail|inbox))\b",
             examples=(("sort my inbox", {}), ("go through my last 20 emails", {"limit": 20}),
@@ -87,7 +83,7 @@ def mail_actions(store: SQLiteStore, settings: Settings, model: ChatModel | None
         ActionSpec(
             "mail.draft_reply", "Draft a reply to an email in the user's own voice; it is "
             "only shown, nothing is sent.",
-            _object({"which": _WHICH, "gist": {"type": "string", "maxLength": 400}},
+            arguments_schema({"which": _WHICH, "gist": {"type": "string", "maxLength": 400}},
                     ["which", "gist"]),
             "local", draft, lambda _, a: f"draft a reply to {a.get('which')!r}",
             cues=r"\b(?:repl\w*|answer|respond|write\s+back)\s+(?:to\b|\w+\s+(?:e-?mail|mail|"

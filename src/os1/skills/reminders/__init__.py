@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from os1.config import Settings
-from os1.skills.actions import ActionContext, ActionError, ActionSpec, Outcome
+from os1.skills.actions import ActionContext, ActionError, ActionSpec, Outcome, arguments_schema
 from os1.skills.reminders.book import Reminder, Reminders
 from os1.skills.reminders.parse import parse_parts, parse_when, say_when
 from os1.store.sqlite import SQLiteStore
@@ -68,7 +68,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
         ActionSpec(
             name="remind.add",
             summary="Set a reminder: what to remind the user of and when, in their words.",
-            parameters=_object({"what": {"type": "string", "description": "what to do"},
+            parameters=arguments_schema({"what": {"type": "string", "description": "what to do"},
                                 "when": {"type": "string",
                                          "description": "when, in the user's words"}},
                                ["what", "when"]),
@@ -83,7 +83,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
                        {"what": "the dentist", "when": "tomorrow morning"}))),
         ActionSpec(
             name="remind.list", summary="List the user's upcoming reminders.",
-            parameters=_object({}, []), effect="read", run=listing,
+            parameters=arguments_schema({}, []), effect="read", run=listing,
             describe=lambda _, a: "list your reminders",
             cues=r"\breminders?\b|\bwhat (?:do i|did i ask you to) remember",
             examples=(("what reminders do I have?", {}), ("show my reminders", {}))),
@@ -91,7 +91,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
             name="remind.snooze",
             summary="Move a reminder later (snooze it); 'until' in the user's words, empty for "
                     "ten minutes.",
-            parameters=_object({"which": _WHICH,
+            parameters=arguments_schema({"which": _WHICH,
                                 "until": {"type": "string",
                                           "description": "new time in the user's words"}},
                                ["which", "until"]),
@@ -103,7 +103,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
                       ("remind me again in an hour", {"which": "it", "until": "in an hour"}))),
         ActionSpec(
             name="remind.cancel", summary="Cancel one of the user's reminders.",
-            parameters=_object({"which": _WHICH}, ["which"]), effect="local", run=cancel,
+            parameters=arguments_schema({"which": _WHICH}, ["which"]), effect="local", run=cancel,
             describe=lambda _, a: f"cancel the reminder {a.get('which', '')}",
             cues=r"\b(?:cancel|delete|remove|drop|forget)\b.*\breminder|\bno need to remind",
             examples=(("cancel the reminder about Amy", {"which": "Amy"}),
@@ -146,13 +146,14 @@ def command_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]:
     return [
         *reminder_actions(store, settings),
         ActionSpec("remind.export", "Export reminders to an iCalendar file.",
-                   _object({"file": {"type": "string"}, "all": {"type": "boolean"}}, ["file"]),
+                   arguments_schema({"file": {"type": "string"}, "all": {"type": "boolean"}},
+                                    ["file"]),
                    "local", export, lambda _, a: f"export your reminders to {a.get('file')}"),
         ActionSpec("remind.import", "Import reminders from an iCalendar file.",
-                   _object({"file": {"type": "string"}}, ["file"]), "local", import_file,
+                   arguments_schema({"file": {"type": "string"}}, ["file"]), "local", import_file,
                    lambda _, a: f"import reminders from {a.get('file')}"),
         ActionSpec("remind.sync", "Sync reminders with a CalDAV calendar.",
-                   _object({"url": {"type": "string"}, "username": {"type": "string"}},
+                   arguments_schema({"url": {"type": "string"}, "username": {"type": "string"}},
                            ["url"]),
                    "external", sync,
                    lambda _, a: f"send your pending reminders to {a.get('url')} and fetch its "
@@ -185,7 +186,3 @@ def _about(text: str) -> str:
         return f"about {text}"
     return f"to {text}"
 
-
-def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": required,
-            "additionalProperties": False}
