@@ -8,6 +8,7 @@ here, in memory, tied to the exact text it was made from.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,6 @@ from os1.skills.actions import (
 from os1.skills.letters.book import Letter, LetterBook
 from os1.skills.letters.compose import LETTER_TOKENS, Composer, identify, signer_name
 from os1.skills.letters.proofread import Proofread, diff_text, proofread
-from os1.skills.letters.render import RenderError, render_letter, slug
-from os1.skills.letters.volume import render_book
 from os1.store.base import User
 from os1.store.sqlite import SQLiteStore
 
@@ -115,11 +114,14 @@ class LetterSkill:
                        "corrections.", updated.body)
 
     async def pdf(self, ctx: ActionContext, args: dict[str, Any]) -> Outcome:
+        # fpdf is imported when a PDF is made, not when os1 starts (a third of a second).
+        from os1.skills.letters.render import RenderError, render_letter, slug
+
         letter = self._find(ctx.user, str(args.get("which", "")))
         path = letters_dir(self._settings, ctx.user) / (
             f"letter-{letter.id}-{slug([letter.recipient])}.pdf")
-        try:
-            rendered = render_letter(letter, path, ctx.now.tzinfo)
+        try:  # drawing pages is CPU work: off the event loop
+            rendered = await asyncio.to_thread(render_letter, letter, path, ctx.now.tzinfo)
         except RenderError as exc:
             raise ActionError(str(exc)) from None
         pages = f"{rendered.pages} pages" if rendered.pages > 1 else "one page"
@@ -137,13 +139,17 @@ class LetterSkill:
                        f"letter{'s' if count != 1 else ''} chosen).")
 
     async def bind(self, ctx: ActionContext, args: dict[str, Any]) -> Outcome:
+        from os1.skills.letters.render import RenderError, slug
+        from os1.skills.letters.volume import render_book
+
         letters = self.book.chosen(ctx.user)
         title = plain(str(args.get("title") or DEFAULT_BOOK_TITLE), 80)
         year = ctx.now.year
         path = letters_dir(self._settings, ctx.user) / f"book-{year}-{slug([title])}.pdf"
         try:
-            rendered = render_book(letters, path, title=title, author=self._author(ctx.user),
-                                   year=year, zone=ctx.now.tzinfo)
+            rendered = await asyncio.to_thread(
+                render_book, letters, path, title=title, author=self._author(ctx.user),
+                year=year, zone=ctx.now.tzinfo)
         except RenderError as exc:
             raise ActionError(str(exc)) from None
         notice = self._notice(rendered.notice)
