@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -86,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The verbs that read the user's data, each run by its own module the same way (chat and setup,
+# which take more, are below; config, encrypt and bench do not unlock the database).
+_VERBS: dict[str, Callable[[Settings, argparse.Namespace, Console, Console], int]] = {
+    "memory": run_memory, "mood": run_mood, "voice": run_voice, "export": run_privacy,
+    "forget": run_privacy, "safety": run_privacy, "persona": run_persona,
+    "checkins": run_checkins, "remind": run_remind, "mail": run_mail, "letters": run_letters,
+    "actions": run_actions,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(stderr=False, highlight=False)
@@ -105,31 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show_config(resolved, console, as_json=args.json)
         if args.verb in ("encrypt", "decrypt"):
             return run_encrypt(args, resolved.settings, console, errors)
-        if args.verb in ("chat", "setup", "memory", "mood", "voice", "export", "forget",
-                         "safety", "persona", "checkins", "remind", "mail", "letters", "actions"):
+        verb = _VERBS.get(args.verb)
+        if args.verb in ("chat", "setup") or verb is not None:
             unlock(resolved.settings)  # the passphrase prompt comes before any spinner
         if args.verb == "setup":
             return _setup(resolved, args, console)
-        if args.verb in ("export", "forget", "safety"):
-            return run_privacy(resolved.settings, args, console, errors)
-        if args.verb == "remind":
-            return run_remind(resolved.settings, args, console, errors)
-        if args.verb == "mail":
-            return run_mail(resolved.settings, args, console, errors)
-        if args.verb == "letters":
-            return run_letters(resolved.settings, args, console, errors)
-        if args.verb == "actions":
-            return run_actions(resolved.settings, args, console, errors)
-        if args.verb == "checkins":
-            return run_checkins(resolved.settings, args, console, errors)
-        if args.verb == "persona":
-            return run_persona(resolved.settings, args, console, errors)
-        if args.verb == "mood":
-            return run_mood(resolved.settings, args, console, errors)
-        if args.verb == "memory":
-            return run_memory(resolved.settings, args, console, errors)
-        if args.verb == "voice":
-            return run_voice(resolved.settings, args, console, errors)
+        if verb is not None:
+            return verb(resolved.settings, args, console, errors)
         if args.verb == "bench":
             return run_bench(args, console, errors)
         return _chat(resolved, args, console, errors)
