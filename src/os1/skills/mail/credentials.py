@@ -7,10 +7,9 @@ database, else nowhere (a clear error). It is never written in the clear.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sqlite3
-from types import ModuleType
 
+from os1.os_keyring import usable_keyring
 from os1.skills.mail.account import MailAccountError
 from os1.store.base import User
 from os1.store.sqlite import SQLiteStore, transaction
@@ -36,26 +35,13 @@ class Password:
     __str__ = __repr__
 
 
-def _keyring() -> ModuleType | None:
-    """The keyring module when it is installed and has a backend that can keep a secret."""
-    try:
-        keyring = importlib.import_module("keyring")
-        backend = keyring.get_keyring()
-    except Exception:  # not installed, or a broken backend: same as none
-        return None
-    # The fail backend (no Secret Service on a headless Linux) keeps nothing.
-    if "fail" in type(backend).__module__ or getattr(backend, "priority", 1) <= 0:
-        return None
-    return keyring
-
-
 def _keyring_user(store: SQLiteStore, user: User) -> str:
     return f"{store.path.resolve()}#{user.id}"
 
 
 def safe_place(store: SQLiteStore) -> str:
     """Where a password would be kept, in words; raises when there is no safe place."""
-    if _keyring() is not None:
+    if usable_keyring() is not None:
         return "the OS keyring"
     if store.encrypted:
         return "your encrypted os1 database"
@@ -69,7 +55,7 @@ def safe_place(store: SQLiteStore) -> str:
 def save_password(store: SQLiteStore, user: User, password: Password) -> str:
     """Keep the password; return where, in words. Raises when there is no safe place."""
     where = safe_place(store)
-    keyring = _keyring()
+    keyring = usable_keyring()
     if keyring is not None:
         try:
             keyring.set_password(KEYRING_SERVICE, _keyring_user(store, user), password.reveal())
@@ -87,7 +73,7 @@ def load_password(store: SQLiteStore, user: User) -> Password:
         "SELECT secret FROM mail_accounts WHERE user_id = ?", (user.id,)).fetchone())
     if secret is not None and secret[0]:
         return Password(str(secret[0]))
-    keyring = _keyring()
+    keyring = usable_keyring()
     if keyring is not None:
         try:
             value = keyring.get_password(KEYRING_SERVICE, _keyring_user(store, user))
@@ -100,7 +86,7 @@ def load_password(store: SQLiteStore, user: User) -> Password:
 
 
 def forget_password(store: SQLiteStore, user: User) -> None:
-    keyring = _keyring()
+    keyring = usable_keyring()
     if keyring is not None:
         with contextlib.suppress(Exception):  # no such entry: nothing to forget
             keyring.delete_password(KEYRING_SERVICE, _keyring_user(store, user))

@@ -13,17 +13,16 @@ stored or put in an error message.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 from urllib.parse import quote, urljoin
 
 import httpx
 
+from os1.os_keyring import usable_keyring
 from os1.skills.actions import ActionError
 from os1.skills.reminders.book import OWN_UID_SUFFIX, Reminder, Reminders
 from os1.skills.reminders.ical import (
@@ -60,13 +59,14 @@ class SyncResult:
 def password(username: str) -> str | None:
     """From the keyring if there is one, else the environment; None: no password (a server
     without login, or Radicale with auth none)."""
-    try:
-        keyring: Any = importlib.import_module("keyring")  # optional: not an os1 dependency
-        secret = keyring.get_password(KEYRING_SERVICE, username)
+    keyring = usable_keyring()
+    if keyring is not None:
+        try:
+            secret = keyring.get_password(KEYRING_SERVICE, username)
+        except Exception:  # a locked wallet, a D-Bus hiccup: use the environment
+            secret = None
         if secret:
             return str(secret)
-    except Exception:  # no keyring package, or no backend: use the environment
-        pass
     return os.environ.get(PASSWORD_VARIABLE) or None
 
 
