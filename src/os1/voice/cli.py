@@ -144,7 +144,10 @@ async def _converse(companion: Any, settings: Settings, args: argparse.Namespace
     session = VoiceSession(companion, user, rig.transcriber, rig.voice, source, rig.sink,
                            on_event=lambda event: _show(event, console, errors),
                            wake=rig.wake, greet_aloud=args.input is None,
-                           outreach=_outreach(companion, settings, user))
+                           # A recording played in is one conversation, not a day: nothing
+                           # falls due in it, and os1 must not talk over it.
+                           outreach=_outreach(companion, settings, user)
+                           if args.input is None else None)
     if args.input is None:
         errors.print("[dim]Listening… speak any time; talk over os1 to interrupt it. "
                      "Ctrl-C ends.[/dim]")
