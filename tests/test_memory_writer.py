@@ -20,7 +20,7 @@ from os1.config import Settings
 from os1.events import Done, MemoryUsed
 from os1.llm.base import StructuredReplyError
 from os1.llm.embedded import EmbeddedModel
-from os1.memory.writer import MemoryWriter, Speakers
+from os1.memory.writer import MemoryWriter
 from os1.persona import default_persona
 from os1.store.sqlite import SQLiteStore
 
@@ -35,7 +35,7 @@ def fact(statement: str, **fields: Any) -> dict[str, Any]:
 
 def build(settings: Settings, model: Any) -> tuple[Companion, MemoryWriter, SQLiteStore]:
     store = SQLiteStore(settings.database_path)
-    writer = MemoryWriter(open_memory(settings, store), model, Speakers("me", "os1"),
+    writer = MemoryWriter(open_memory(settings, store), model, "os1",
                           lambda: NOW, idle_s=3600)
     companion = Companion(model, store, settings, default_persona(), lambda: NOW, writer)
     return companion, writer, store

@@ -13,7 +13,7 @@ from os1.llm.base import ChatModel
 from os1.llm.select import open_chat_model
 from os1.memory.embedder import Embedder
 from os1.memory.engine import MemoryEngine
-from os1.memory.writer import MemoryWriter, Speakers
+from os1.memory.writer import MemoryWriter
 from os1.persona import default_persona
 from os1.persona.book import PersonaBook
 from os1.persona.reflection import Reflection
@@ -102,7 +102,7 @@ def open_memory(settings: Settings, store: SQLiteStore) -> MemoryEngine:
 def open_memory_writer(settings: Settings, store: SQLiteStore, model: ChatModel,
                        clock: Clock) -> MemoryWriter:
     return MemoryWriter(
-        open_memory(settings, store), model, Speakers(user=settings.user_name, companion="os1"),
+        open_memory(settings, store), model, "os1",
         clock, idle_s=settings.memory_idle_s, extract=settings.memory_extraction)
 
 

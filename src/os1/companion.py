@@ -488,7 +488,7 @@ class Companion:
 
     def _compose_note(self, session: _Session, text: str, now: datetime) -> MemoryNote:
         assert self.memory is not None
-        settings, speakers = self._settings, self.memory.speakers
+        settings, speakers = self._settings, self.memory.speakers(session.user)
         return compose_note(
             self.memory.engine, session.user, session.conversation.id, text,
             first_turn=not session.turns, now=now, user_label=speakers.user,

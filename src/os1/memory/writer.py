@@ -38,7 +38,7 @@ class MemoryWriter:
         self,
         engine: MemoryEngine,
         model: ChatModel,
-        speakers: Speakers,
+        companion_name: str,
         clock: Callable[[], datetime],
         *,
         idle_s: float = 20.0,
@@ -46,7 +46,7 @@ class MemoryWriter:
     ) -> None:
         self.engine = engine
         self._model = model
-        self.speakers = speakers
+        self.companion_name = companion_name
         self._clock = clock
         self._idle_s = idle_s
         self._extract = extract
@@ -58,6 +58,11 @@ class MemoryWriter:
         # run after extraction, cancelled the same way when the user starts a turn.
         self._quiet_work: list[Callable[[User], Awaitable[object]]] = []
 
+    def speakers(self, user: User) -> Speakers:
+        """Who said what, by name: the user's own name (a server holds many users), and the
+        companion's."""
+        return Speakers(user=user.name, companion=self.companion_name)
+
     def when_quiet(self, work: Callable[[User], Awaitable[object]]) -> None:
         """Also run ``work`` in each quiet moment, after fact extraction."""
         self._quiet_work.append(work)
@@ -66,7 +71,8 @@ class MemoryWriter:
 
     def turn_stored(self, user: User, turn: Turn) -> None:
         """Queue the turn's episode write (any thread; returns at once)."""
-        speaker = self.speakers.user if turn.role == "user" else self.speakers.companion
+        speakers = self.speakers(user)
+        speaker = speakers.user if turn.role == "user" else speakers.companion
         future = self._executor.submit(self._write_episode, user, turn, speaker)
         self._pending = [f for f in self._pending if not f.done()] + [future]
 
@@ -120,10 +126,11 @@ class MemoryWriter:
         await self.settle()
         written: list[FactWrite] = []
         jobs = await asyncio.to_thread(self.engine.store.pending_extractions, user, limit)
-        for exchange in _exchanges(jobs, self.speakers):
+        speakers = self.speakers(user)
+        for exchange in _exchanges(jobs, speakers):
             try:
                 facts = await extract_facts(self._model, exchange, self._clock(),
-                                            self.speakers.user)
+                                            speakers.user)
             except ModelError as error:
                 # The model is unavailable: keep the jobs for a later quiet moment.
                 await asyncio.to_thread(self.engine.store.fail_extraction, user,
