@@ -37,8 +37,7 @@ from os1.affect.strategy import StrategyChoice, StrategyChooser, feature_vector
 from os1.affect.timeline import NOTE_PREFIX, MoodReading, MoodTimeline
 from os1.affect.trend import MoodTrend, trend_of
 from os1.memory.embedder import Embedder
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database, User
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ class TurnAffect:
 
 
 class AffectEngine:
-    def __init__(self, db: SQLiteStore, embedder: Callable[[], Embedder], *,
+    def __init__(self, db: Database, embedder: Callable[[], Embedder], *,
                  emotion_model: Path = EMOTION_MODEL,
                  strategy_model: Path = STRATEGY_MODEL) -> None:
         self.timeline = MoodTimeline(db)

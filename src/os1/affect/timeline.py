@@ -13,8 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import transaction
 
 _MIN_WEIGHT = 0.05  # every read reading counts a little, even one read with low confidence
 # The first words of the affect line in a turn's stored note (engine.TurnAffect.note): forgetting
@@ -53,7 +53,7 @@ class MoodWeek:
 
 
 class MoodTimeline:
-    def __init__(self, db: SQLiteStore) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def add(self, user: User, reading: MoodReading) -> None:

@@ -29,8 +29,8 @@ from os1.checkins.records import (
     zone,
 )
 from os1.config import Settings
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import transaction
 
 MOOD_WINDOW = timedelta(days=14)
 PAUSE_AT_LEAST = timedelta(hours=8)  # "not now" lasts until quiet hours end, 8 h or more away
@@ -41,7 +41,7 @@ _COLUMNS = ("id, kind, trigger_key, about, due_at, expires_at, text, status, sen
 
 
 class CheckIns:
-    def __init__(self, store: SQLiteStore, settings: Settings) -> None:
+    def __init__(self, store: Database, settings: Settings) -> None:
         self._store = store
         self._settings = settings
         self._rules = policy.Rules.of(settings)

@@ -21,9 +21,9 @@ from os1.memory.records import FactWrite, Memory, NewFact
 from os1.memory.search import RecallResult, RecallTuning, Retriever
 from os1.memory.store import EpisodeRow, MemoryStore, spoken
 from os1.memory.vectors import VectorIndex, build_index, index_path
-from os1.store.base import Turn, User
+from os1.store.base import Database, Turn, User
 from os1.store.files import shred
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.sqlite import transaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,7 +38,7 @@ class ForgetReport:
 class MemoryEngine:
     def __init__(
         self,
-        db: SQLiteStore,
+        db: Database,
         index_dir: Path,
         *,
         embedder: Embedder | None = None,
@@ -81,7 +81,9 @@ class MemoryEngine:
             if index is None:
                 stamp = self.store.vector_stamp(user)
                 path = index_path(self._index_dir, user)
-                index = VectorIndex.load(path, stamp) if self._saves_index else None
+                # A faiss file left from SQLite days must never stand in for PostgreSQL's vectors.
+                keeps_file = self._saves_index and not self.store.vectors_in_database
+                index = VectorIndex.load(path, stamp) if keeps_file else None
                 if index is None:
                     index = build_index(self.store, user, self._reembed(user), progress)
                     self._save_index(user, index)

@@ -1,8 +1,19 @@
-"""Memory records in the SQLite file the conversation store uses: one file, one schema.
+"""Memory records in the database the conversation store uses: one database, one schema.
 
 Every statement names the user: a record of user A is invisible to any call made for user B.
-Vectors are kept here too (float16 blobs): they are the truth the in-memory vector index is
-built from, so forgetting a record here and rebuilding the index leaves no copy anywhere.
+Vectors are kept here too: they are the truth the vector index is built from, so forgetting a
+record here and rebuilding the index leaves no copy anywhere.
+
+Two backends, one class. Most statements are plain SQL that both run (PostgreSQL through the
+store's dialect translation). What differs is behind `_postgres`:
+
+- SQLite: FTS5 keyword tables ranked by bm25(), porter stems from FTS5's own tokenizer, term
+  counts from an fts5vocab table, vectors as float16 blobs (an in-process faiss index,
+  os1.memory.vectors, searches them).
+- PostgreSQL: the same keyword tables with a generated ``tsvector`` column (GIN index),
+  ranked by ts_rank_cd over an OR of the query's words (english stemming); term counts by
+  asking the index; vectors in a pgvector column searched in SQL (``<=>``), so every API
+  process sees a new memory at once and no process keeps a copy.
 """
 
 from __future__ import annotations
@@ -19,8 +30,8 @@ import numpy as np
 from os1.memory.embedder import DIMENSIONS, Vectors
 from os1.memory.errors import MemoryNotFoundError
 from os1.memory.records import FactWrite, Memory, MemoryKind, NewFact
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, to_text, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import to_text, transaction
 
 _COLUMNS = (
     "id, kind, text, created_at, subject, relation, attribute, value, speaker, importance, "
@@ -29,6 +40,8 @@ _COLUMNS = (
 _VECTOR_BYTES = DIMENSIONS * 2  # float16
 KeywordTable = Literal["memory_fts", "memory_back_fts", "memory_around_fts"]
 KEYWORD_TABLES: tuple[KeywordTable, ...] = get_args(KeywordTable)
+_FTS_WORD = re.compile(r'"((?:[^"]|"")*)"')
+TEXT_SEARCH = "english"  # PostgreSQL's stemming and stop words for the keyword tables
 
 
 def _text(moment: datetime | None) -> str | None:
@@ -86,10 +99,39 @@ def pack_vector(vector: Vectors) -> bytes:
     return np.asarray(vector, dtype=np.float16).tobytes()
 
 
+def fts_words(match: str) -> list[str]:
+    """The words of an FTS5 query built by os1.memory.query.fts_query."""
+    return [m.replace('""', '"') for m in _FTS_WORD.findall(match)]
+
+
 class MemoryStore:
-    def __init__(self, db: SQLiteStore) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self._stems: dict[str, str] = {}  # word → FTS5 stem (the same every time)
+        self._postgres = getattr(db, "dialect", "sqlite") == "postgresql"
+
+    @property
+    def vectors_in_database(self) -> bool:
+        """Whether nearest-neighbour search runs in the database (`nearest`) rather than in an
+        in-process index built from `vectors`."""
+        return self._postgres
+
+    def _vector_value(self, vector: Vectors) -> Any:
+        """A vector as the column takes it: float16 bytes (SQLite) or a pgvector value."""
+        if self._postgres:
+            return np.asarray(vector, dtype=np.float32).reshape(-1)
+        return pack_vector(vector)
+
+    def _vector_of(self, value: Any) -> Vectors | None:
+        """A stored vector as float32, or None if it is damaged."""
+        if self._postgres:
+            if hasattr(value, "to_numpy"):  # pgvector's Vector
+                value = value.to_numpy()
+            array = np.asarray(value, dtype=np.float32)
+            return array if array.shape == (DIMENSIONS,) else None
+        if isinstance(value, bytes) and len(value) == _VECTOR_BYTES:
+            return np.frombuffer(value, dtype=np.float16).astype(np.float32)
+        return None
 
     # -- writing -------------------------------------------------------------------
 
@@ -207,13 +249,12 @@ class MemoryStore:
             values)
         return cast(int, cursor.lastrowid)
 
-    @staticmethod
-    def _index(db: sqlite3.Connection, user: User, memory_id: int, body: str,
+    def _index(self, db: sqlite3.Connection, user: User, memory_id: int, body: str,
                vector: Vectors | None) -> None:
         db.execute("INSERT INTO memory_fts (rowid, body) VALUES (?, ?)", (memory_id, body))
         if vector is not None:
             db.execute("INSERT OR REPLACE INTO memory_vectors VALUES (?, ?, ?)",
-                       (memory_id, user.id, pack_vector(vector)))
+                       (memory_id, user.id, self._vector_value(vector)))
 
     def _index_windows(self, db: sqlite3.Connection, user: User, memory_id: int,
                        conversation_id: int | None) -> None:
@@ -296,7 +337,7 @@ class MemoryStore:
                 if old.turn_id is not None:  # an episode is the turn: correct the turn too
                     db.execute("UPDATE turns SET content = ? WHERE id = ? AND user_id = ?",
                                (text, old.turn_id, user.id))
-            _scrub(db)  # the old words must leave the index segments and the log too
+            self._scrub(db)  # the old words must leave the index segments and the log too
             return self._get(db, user, memory_id)
 
         return self.db.run(work)
@@ -312,7 +353,7 @@ class MemoryStore:
             with transaction(db):
                 gone = self._forget_in(db, user, memory_ids)
             if gone:
-                _scrub(db)
+                self._scrub(db)
             return gone
 
         return self.db.run(work)
@@ -362,12 +403,14 @@ class MemoryStore:
     def about(self, user: User, name: str) -> list[Memory]:
         """Every current or past record that concerns or mentions ``name``."""
         phrase = '"' + name.replace('"', '""') + '"'
+        match = (f"search @@ phraseto_tsquery('{TEXT_SEARCH}', ?)" if self._postgres
+                 else "memory_fts MATCH ?")
 
         def work(db: sqlite3.Connection) -> list[Memory]:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND (lower(subject) = lower(?)"
-                " OR id IN (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ?)) ORDER BY id",
-                (user.id, name, phrase)).fetchall()
+                f" OR id IN (SELECT rowid FROM memory_fts WHERE {match})) ORDER BY id",
+                (user.id, name, name if self._postgres else phrase)).fetchall()
             return [_memory(r) for r in rows]
 
         return self.db.run(work)
@@ -443,6 +486,9 @@ class MemoryStore:
         for words so common that scoring all their matches would be slow."""
         if table not in KEYWORD_TABLES:
             raise ValueError(table)
+        if self._postgres:
+            return self._keyword_search_postgres(user, fts_words(match), limit, table,
+                                                 newest_first)
         order = f"{table}.rowid DESC" if newest_first else f"bm25({table})"
 
         def work(db: sqlite3.Connection) -> list[tuple[int, float]]:
@@ -454,9 +500,32 @@ class MemoryStore:
 
         return self.db.run(work)
 
+    def _keyword_search_postgres(self, user: User, words: list[str], limit: int,
+                                 table: KeywordTable,
+                                 newest_first: bool) -> list[tuple[int, float]]:
+        """ts_rank_cd over the OR of the words (each stemmed by PostgreSQL's english
+        configuration; a stop word adds nothing). Higher = better, like the SQLite side."""
+        if not words:
+            return []
+        query = " || ".join([f"plainto_tsquery('{TEXT_SEARCH}', ?)"] * len(words))
+        order = "k.id DESC" if newest_first else "2 DESC, k.id DESC"
+
+        def work(db: sqlite3.Connection) -> list[tuple[int, float]]:
+            rows = db.execute(
+                f"SELECT m.id, ts_rank_cd(k.search, q.query) FROM (SELECT {query} AS query) q "
+                f"JOIN {table} k ON k.search @@ q.query JOIN memories m ON m.id = k.rowid "
+                f"WHERE m.user_id = ? ORDER BY {order} LIMIT ?",
+                (*words, user.id, limit)).fetchall()
+            return [(int(r[0]), float(r[1])) for r in rows]
+
+        return self.db.run(work)
+
     def term_counts(self, words: Sequence[str]) -> dict[str, int]:
         """How many records (of all users) hold each word, as the keyword index stems it.
-        Used to leave a query's commonest words out: they cost the most and rank the least."""
+        Used to leave a query's commonest words out: they cost the most and rank the least.
+        (PostgreSQL: of the records this work may see — a request's own user's.)"""
+        if self._postgres:
+            return self._term_counts_postgres(words)
 
         def work(db: sqlite3.Connection) -> dict[str, int]:
             new = [w for w in words if w not in self._stems]
@@ -480,6 +549,39 @@ class MemoryStore:
                 "SELECT term, doc FROM memory_fts_terms WHERE term IN "
                 f"({','.join('?' * len(wanted))})", wanted).fetchall()) if wanted else {}
             return {word: int(found.get(self._stems[word], 0)) for word in words}
+
+        return self.db.run(work)
+
+    def _term_counts_postgres(self, words: Sequence[str]) -> dict[str, int]:
+        unique = sorted(set(words))
+        if not unique:
+            return {}
+
+        def work(db: sqlite3.Connection) -> dict[str, int]:
+            return {str(word): int(count) for word, count in db.execute(
+                "SELECT w, (SELECT count(*) FROM memory_fts WHERE search @@ "
+                f"plainto_tsquery('{TEXT_SEARCH}', w)) FROM unnest(?::text[]) AS w",
+                (unique,)).fetchall()}
+
+        counts = self.db.run(work)
+        return {word: counts[word] for word in words}
+
+    def nearest(self, user: User, vector: Vectors, k: int, *,
+                exact: bool) -> list[tuple[int, float]]:
+        """PostgreSQL: this user's k nearest vectors by cosine similarity, in SQL. ``exact``
+        scans the user's vectors (the HNSW index cannot filter by user before it searches, so
+        it may come back short when many users share it); otherwise the HNSW index answers."""
+        value = self._vector_value(vector)
+        order = "(vector <=> ?) + 0" if exact else "vector <=> ?"  # + 0: not the index
+
+        def work(db: sqlite3.Connection) -> list[tuple[int, float]]:
+            if not exact:
+                db.execute("SELECT set_config('hnsw.ef_search', ?, false)",
+                           (str(min(1000, max(40, 2 * k))),))
+            rows = db.execute(
+                "SELECT memory_id, 1 - (vector <=> ?) FROM memory_vectors WHERE user_id = ? "
+                f"ORDER BY {order} LIMIT ?", (value, user.id, value, k)).fetchall()
+            return [(int(r[0]), float(r[1])) for r in rows]
 
         return self.db.run(work)
 
@@ -522,28 +624,30 @@ class MemoryStore:
             rows = self.db.run(page)
             if not rows:
                 return
-            good, damaged = [], []
+            good: list[tuple[int, Vectors]] = []
+            damaged: list[int] = []
             for row in rows:
-                if isinstance(row[1], bytes) and len(row[1]) == _VECTOR_BYTES:
-                    good.append(row)
-                else:
+                vector = self._vector_of(row[1])
+                if vector is None:
                     damaged.append(int(row[0]))
-            matrix = (np.frombuffer(b"".join(r[1] for r in good), dtype=np.float16)
-                      .reshape(-1, DIMENSIONS).astype(np.float32))
-            yield [int(r[0]) for r in good], matrix, damaged
+                else:
+                    good.append((int(row[0]), vector))
+            matrix = (np.stack([v for _, v in good]) if good
+                      else np.zeros((0, DIMENSIONS), dtype=np.float32))
+            yield [i for i, _ in good], matrix, damaged
             last = int(rows[-1][0])
 
     def vectors_of(self, user: User, memory_ids: Sequence[int]) -> dict[int, Vectors]:
         rows = self.db.run(lambda db: _rows_in(
             db, "SELECT memory_id, vector FROM memory_vectors WHERE +user_id = ? AND memory_id IN",
             user.id, memory_ids))
-        return {int(r[0]): np.frombuffer(r[1], dtype=np.float16).astype(np.float32)
-                for r in rows if isinstance(r[1], bytes) and len(r[1]) == _VECTOR_BYTES}
+        vectors = {int(r[0]): self._vector_of(r[1]) for r in rows}
+        return {i: v for i, v in vectors.items() if v is not None}
 
     def set_vector(self, user: User, memory_id: int, vector: Vectors) -> None:
         self.db.run(lambda db: db.execute(
             "INSERT OR REPLACE INTO memory_vectors SELECT id, user_id, ? FROM memories "
-            "WHERE id = ? AND user_id = ?", (pack_vector(vector), memory_id, user.id)))
+            "WHERE id = ? AND user_id = ?", (self._vector_value(vector), memory_id, user.id)))
 
     def export(self, user: User) -> list[dict[str, Any]]:
         """Every record of this user, oldest first, with the turns each came from."""
@@ -559,6 +663,15 @@ class MemoryStore:
         sources = self.db.run(work)
         return [{**memory.as_json(), "sources": sources.get(memory.id, [])}
                 for memory in self.records(user, history=True, limit=-1, newest_first=False)]
+
+    def _scrub(self, db: sqlite3.Connection) -> None:
+        """After deleting: FTS5 keeps deleted words in old index segments until they are
+        merged, and the write-ahead log keeps old page images until a checkpoint. Merge
+        everything (the freed pages are zeroed by secure_delete) and truncate the log.
+        PostgreSQL has neither: a deleted row is gone for every query at once; its bytes stay
+        in the table file until VACUUM (autovacuum) frees the space and new rows reuse it."""
+        if not self._postgres:
+            _scrub(db)
 
     # -- extraction jobs (persisted, so a restart loses none) -----------------------
 
@@ -639,9 +752,6 @@ def _strip_notes(db: sqlite3.Connection, user: User, gone: Sequence[tuple[Any, .
 
 
 def _scrub(db: sqlite3.Connection) -> None:
-    """After deleting: FTS5 keeps deleted words in old index segments until they are merged, and
-    the write-ahead log keeps old page images until a checkpoint. Merge everything (the freed
-    pages are zeroed by secure_delete) and truncate the log."""
     for table in ("memory_fts", "memory_back_fts", "memory_around_fts"):
         db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -6,6 +6,11 @@ tells a saved index it is stale. Exact search up to ``EXACT_LIMIT`` vectors (a f
 that an inverted-file index that probes the nearest clusters only (measured in bench/memory).
 Removing from either kind of index drops the vector's bytes (faiss compacts its lists), and the
 saved file is rewritten after every forget.
+
+On PostgreSQL there is no cache: `DatabaseVectorIndex` asks the database (pgvector) on every
+search, so several API processes all see a new memory at once and none keeps a copy on disk.
+The same policy holds there: exact up to ``EXACT_LIMIT`` of the user's vectors, the HNSW index
+above.
 """
 
 from __future__ import annotations
@@ -92,6 +97,41 @@ class VectorIndex:
             return None  # missing, stale or damaged: rebuild from the database
 
 
+class DatabaseVectorIndex(VectorIndex):
+    """A user's vectors searched where they live (PostgreSQL + pgvector). Adding and removing
+    are the database's writes themselves, so both are nothing here; saving too."""
+
+    def __init__(self, store: MemoryStore, user: User) -> None:
+        super().__init__(faiss.IndexIDMap2(faiss.IndexFlatIP(DIMENSIONS)))  # never filled
+        self._store = store
+        self._user = user
+
+    @property
+    def size(self) -> int:
+        return self._store.vector_stamp(self._user)[0]
+
+    @property
+    def exact(self) -> bool:
+        return self.size <= EXACT_LIMIT
+
+    def train(self, sample: Vectors) -> None:
+        pass
+
+    def add(self, ids: list[int], vectors: Vectors) -> None:
+        pass
+
+    def remove(self, ids: list[int]) -> None:
+        pass
+
+    def search(self, query: Vectors, k: int) -> list[tuple[int, float]]:
+        if k <= 0:
+            return []
+        return self._store.nearest(self._user, query, k, exact=self.exact)
+
+    def save(self, path: Path, stamp: Stamp) -> None:
+        pass
+
+
 def index_path(directory: Path, user: User) -> Path:
     return directory / f"vectors-{user.id}.faiss"
 
@@ -103,7 +143,9 @@ def build_index(
     progress: Callable[[int, int], None] | None = None,
 ) -> VectorIndex:
     """Build a user's index from the database. Damaged vector blobs are re-embedded from their
-    record's text (``reembed``) and read again."""
+    record's text (``reembed``) and read again. On PostgreSQL: the database is the index."""
+    if store.vectors_in_database:
+        return DatabaseVectorIndex(store, user)
     total = store.vector_stamp(user)[0]
     index = VectorIndex.empty(total)
     if not index.exact:

@@ -18,8 +18,7 @@ from typing import Protocol
 from os1.persona import self_model
 from os1.persona.layers import compose_persona
 from os1.persona.profile import PersonaSettings, load_persona_settings
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database, User
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class FixedPersona:
 
 
 class PersonaBook:
-    def __init__(self, store: SQLiteStore, constitution: str) -> None:
+    def __init__(self, store: Database, constitution: str) -> None:
         """``constitution``: the shipped persona as the safety guard adapts it (region,
         boundaries); every user's persona starts with it, unchanged."""
         self._store = store

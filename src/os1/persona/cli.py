@@ -32,9 +32,9 @@ from os1.persona.profile import (
     save_persona_settings,
 )
 from os1.persona.self_model import TRAITS, SelfVersion, UndoError
-from os1.store.base import User
+from os1.store.base import Database, User
 from os1.store.open import open_store
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.sqlite import transaction
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -157,7 +157,7 @@ def _journal(versions: list[SelfVersion], console: Console) -> int:
     return EXIT_OK
 
 
-def _undo(store: SQLiteStore, user: User, to: int | None, console: Console,
+def _undo(store: Database, user: User, to: int | None, console: Console,
           errors: Console) -> int:
     def work(db: Any) -> list[SelfVersion]:
         with transaction(db):
@@ -176,7 +176,7 @@ def _undo(store: SQLiteStore, user: User, to: int | None, console: Console,
     return EXIT_OK
 
 
-def _set(store: SQLiteStore, user: User, field: str, value: str, console: Console,
+def _set(store: Database, user: User, field: str, value: str, console: Console,
          errors: Console) -> int:
     current = store.run(lambda db: load_persona_settings(db, user))
     try:

@@ -44,8 +44,8 @@ from os1.persona.profile import (
 from os1.persona.untrusted import instruction_like, plain
 from os1.safety import protocol
 from os1.safety.guard import SafetyGuard
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, to_text, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import to_text, transaction
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def position(question_id: str) -> int:
 
 
 class Onboarding:
-    def __init__(self, store: SQLiteStore, memory: MemoryEngine | None, config_file: Path,
+    def __init__(self, store: Database, memory: MemoryEngine | None, config_file: Path,
                  safety: SafetyGuard | None, clock: Clock | None = None) -> None:
         """``memory`` None: answers are not seeded as memories (memory is off).
         ``safety`` None: no crisis check (tests; the guard is always there in os1)."""

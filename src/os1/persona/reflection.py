@@ -35,8 +35,8 @@ from os1.persona.profile import load_persona_settings
 from os1.persona.self_model import TRAITS, SelfModel, SelfVersion
 from os1.persona.untrusted import instruction_like, plain
 from os1.safety.disclosure import claims_human
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import transaction
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class Reflected:
 
 
 class Reflection:
-    def __init__(self, store: SQLiteStore, model: ChatModel, memory: MemoryEngine | None,
+    def __init__(self, store: Database, model: ChatModel, memory: MemoryEngine | None,
                  clock: Callable[[], datetime]) -> None:
         self._store = store
         self._model = model

@@ -7,6 +7,12 @@ the memory engine's forget has merged the FTS5 segments (so deleted terms leave 
 `VACUUM` rewrites the file without the free pages; the write-ahead log is truncated. Outside it:
 the saved vector index and the KV-cache snapshots of the conversation are overwritten, then
 removed. The config file holds the user's own settings (name, topics to avoid): it goes too.
+
+On PostgreSQL the rows are deleted the same way and are gone for every query at once, but
+there is no VACUUM-the-file step os1 can take: a deleted row's bytes stay in its table page
+(and in write-ahead log segments) until autovacuum frees the space and new rows overwrite it,
+or the segments are recycled. `VACUUM FULL` rewrites the tables without them (an operator's
+job: it locks the tables); the disk's encryption is what protects those bytes meanwhile.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from pathlib import Path
 
 from os1.memory.engine import MemoryEngine
 from os1.memory.vectors import index_path
-from os1.store.base import User
+from os1.store.base import Database, User
 from os1.store.files import shred
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.sqlite import transaction
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class EraseReport:
     files: int
 
 
-def erase_user(store: SQLiteStore, memory: MemoryEngine, user: User,
+def erase_user(store: Database, memory: MemoryEngine, user: User,
                private_files: list[Path], index_dir: Path) -> EraseReport:
     """Erase ``user``; ``memory`` is closed on the way (it is of no use afterwards)."""
     def memory_ids(db: sqlite3.Connection) -> list[int]:
@@ -54,7 +60,8 @@ def erase_user(store: SQLiteStore, memory: MemoryEngine, user: User,
                        (user.id, f"(erased {user.id})", "1970-01-01T00:00:00+00:00"))
 
     store.run(drop_user)
-    store.run(_compact)
+    if getattr(store, "dialect", "sqlite") != "postgresql":  # see the module doc
+        store.run(_compact)
     files = 0
     for path in [*private_files, index_path(index_dir, user)]:
         if path.exists():

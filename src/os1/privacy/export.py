@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -24,8 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from os1.config import Settings
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database, User
 
 PAGE = 1000
 FORMAT = "os1-export/1"
@@ -71,6 +71,21 @@ TABLES: dict[str, str] = {
 
 Progress = Callable[[str, int], None]  # table, rows written so far
 
+# PostgreSQL tables have no rowid: the tables keyed by something else are numbered per export.
+_BY_ROWID = re.compile(r"SELECT rowid AS id, (.+) FROM (\w+) WHERE user_id = \? AND rowid > \? "
+                       r"ORDER BY rowid")
+
+
+def _query_for(store: Database, query: str) -> str:
+    if getattr(store, "dialect", "sqlite") != "postgresql":
+        return query
+    match = _BY_ROWID.fullmatch(query)
+    if match is None:
+        return query
+    columns, table = match.groups()
+    return (f"SELECT * FROM (SELECT row_number() OVER (ORDER BY ctid) AS id, {columns} "
+            f"FROM {table} WHERE user_id = ?) AS numbered WHERE id > ? ORDER BY id")
+
 
 @dataclass(frozen=True)
 class ExportReport:
@@ -78,7 +93,7 @@ class ExportReport:
     rows: dict[str, int]
 
 
-def export_everything(store: SQLiteStore, user: User, settings: Settings, folder: Path,
+def export_everything(store: Database, user: User, settings: Settings, folder: Path,
                       progress: Progress | None = None) -> ExportReport:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "conversations").mkdir(exist_ok=True)
@@ -115,9 +130,11 @@ def export_everything(store: SQLiteStore, user: User, settings: Settings, folder
     return ExportReport(folder, counts)
 
 
-def _rows(store: SQLiteStore, query: str, user: User) -> Iterator[dict[str, Any]]:
+def _rows(store: Database, query: str, user: User) -> Iterator[dict[str, Any]]:
     """A table's rows for this user, a page at a time (the lock is held per page only)."""
     after = 0
+
+    query = _query_for(store, query)
 
     def page(db: sqlite3.Connection) -> list[dict[str, Any]]:
         cursor = db.execute(query + f" LIMIT {PAGE}", (user.id, after))

@@ -24,8 +24,7 @@ from os1.safety.crisis import NO_RISK, CrisisDetector, CrisisRead
 from os1.safety.cues import find_cues
 from os1.safety.resources import REGIONS, Region, region_for
 from os1.safety.wellbeing import UsePattern, use_pattern
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database, User
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ class TurnGuard:
 
 class SafetyGuard:
     def __init__(self, settings: Settings, detector: CrisisDetector | None,
-                 store: SQLiteStore) -> None:
+                 store: Database) -> None:
         """``detector`` None: the crisis model could not load; the cues alone then decide,
         so os1 errs towards the protocol instead of missing a crisis."""
         self._settings = settings

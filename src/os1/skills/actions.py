@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import jsonschema
 
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, from_text, to_text, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import from_text, to_text, transaction
 
 # read: looks only (list the inbox); local: changes os1's own data (a reminder, a letter);
 # external: sends, deletes or changes something outside os1 (mail) — asks the user first.
@@ -100,7 +100,7 @@ class LoggedAction:
 class ActionLog:
     """The per-user record of every action: proposed, declined, done, failed or refused."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Database) -> None:
         self._store = store
 
     def add(self, user: User, action: str, arguments: dict[str, Any], origin: Origin,

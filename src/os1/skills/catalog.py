@@ -10,10 +10,10 @@ from os1.skills.conversation import Skills
 from os1.skills.letters import letter_actions
 from os1.skills.mail import mail_actions
 from os1.skills.reminders import reminder_actions
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database
 
 
-def action_specs(store: SQLiteStore, settings: Settings, model: ChatModel | None,
+def action_specs(store: Database, settings: Settings, model: ChatModel | None,
                  memory: MemoryEngine | None) -> list[ActionSpec]:
     """``memory`` None (memory is off): letters are written from what the user says only."""
     return [*reminder_actions(store, settings),
@@ -21,6 +21,6 @@ def action_specs(store: SQLiteStore, settings: Settings, model: ChatModel | None
             *letter_actions(store, settings, model, memory)]
 
 
-def open_skills(store: SQLiteStore, settings: Settings, model: ChatModel,
+def open_skills(store: Database, settings: Settings, model: ChatModel,
                 memory: MemoryEngine | None) -> Skills:
     return Skills(model, Actions(action_specs(store, settings, model, memory), ActionLog(store)))

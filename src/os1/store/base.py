@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
 from os1.llm.base import Role
+
+if TYPE_CHECKING:
+    from os1.store.encryption import DatabaseKey
+
+T = TypeVar("T")
 
 TurnStatus = Literal["complete", "interrupted"]
 
@@ -71,3 +78,27 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Database(Store, Protocol):
+    """The store every other module runs its own SQL on: `SQLiteStore`, or `PostgresStore`
+    (os1.store.postgres), which takes the same SQLite-dialect statements through the same
+    sqlite3-shaped connection and translates them."""
+
+    def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` with the connection (not re-entrant: never call the store inside)."""
+        ...
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether os1 encrypts the data at rest (SQLCipher)."""
+        ...
+
+    @property
+    def key(self) -> DatabaseKey | None: ...
+
+    @property
+    def path(self) -> Path:
+        """The database file; for PostgreSQL a stable name that is no file."""
+        ...

@@ -44,6 +44,11 @@ def add_encrypt_parser(verbs: Any) -> None:
 
 def run_encrypt(args: argparse.Namespace, settings: Settings, console: Console,
                 errors: Console) -> int:
+    if settings.database_url:
+        errors.print(f"[red]os1 {args.verb} works on the SQLite file; this os1 keeps its data in "
+                     "PostgreSQL (database_url), where encryption at rest is the database "
+                     "server's job (disk encryption, or a PostgreSQL build with TDE).[/red]")
+        return EXIT_FAILED
     try:
         if args.verb == "decrypt":
             return _decrypt(args, settings, console, errors)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from os1.skills.actions import ActionError
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, from_text, to_text, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import from_text, to_text, transaction
 
 _COLUMNS = "id, recipient, title, body, created_at, updated_at, in_book"
 # Words that mean "the letter we were just talking about", not a recipient's name.
@@ -35,7 +35,7 @@ class Letter:
 class LetterBook:
     """One user's letters: save, find, change, choose for the book, delete."""
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: Database) -> None:
         self._store = store
 
     def add(self, user: User, recipient: str, title: str, body: str, now: datetime) -> Letter:

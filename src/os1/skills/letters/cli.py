@@ -34,9 +34,8 @@ from os1.skills.actions import ActionContext, ActionError, ActionLog, Actions, O
 from os1.skills.letters.book import Letter, LetterBook
 from os1.skills.letters.proofread import diff_text, word_diff
 from os1.skills.letters.skill import LetterSkill
-from os1.store.base import User
+from os1.store.base import Database, User
 from os1.store.open import open_store
-from os1.store.sqlite import SQLiteStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _NEEDS_MODEL = {"write", "proofread"}
@@ -78,7 +77,7 @@ def run_letters(settings: Settings, args: argparse.Namespace, console: Console,
 
 @dataclass(frozen=True)
 class _Session:
-    store: SQLiteStore
+    store: Database
     user: User
     skill: LetterSkill
     actions: Actions

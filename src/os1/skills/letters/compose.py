@@ -22,8 +22,7 @@ from os1.persona.profile import load_persona_settings
 from os1.persona.untrusted import instruction_like, plain
 from os1.skills.actions import ActionError, NeedsClarification
 from os1.skills.letters.grounding import invented_names
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database, User
 
 MAX_FACTS = 6
 FACT_CHARS = 200
@@ -141,7 +140,7 @@ def recall_facts(memory: MemoryEngine, user: User, recipient: Recipient, occasio
     return chosen
 
 
-def style_samples(store: SQLiteStore, user: User) -> list[str]:
+def style_samples(store: Database, user: User) -> list[str]:
     """A few of the user's own longest recent messages: how they write, not what to say."""
     rows = store.run(lambda db: db.execute(
         "SELECT content FROM turns WHERE user_id = ? AND role = 'user' "
@@ -151,7 +150,7 @@ def style_samples(store: SQLiteStore, user: User) -> list[str]:
     return sorted(usable, key=len, reverse=True)[:STYLE_SAMPLES]
 
 
-def signer_name(store: SQLiteStore, user: User, facts: Sequence[Memory]) -> str:
+def signer_name(store: Database, user: User, facts: Sequence[Memory]) -> str:
     """What the user is called: the name they gave os1, else a remembered one."""
     def read(db: sqlite3.Connection) -> str:
         return load_persona_settings(db, user).address_as
@@ -312,7 +311,7 @@ def with_closing(body: str, brief: LetterBrief) -> str:
 class Composer:
     """Gathers what the letter may use, asks the model to write it as the user."""
 
-    def __init__(self, store: SQLiteStore, model: ChatModel, memory: MemoryEngine | None,
+    def __init__(self, store: Database, model: ChatModel, memory: MemoryEngine | None,
                  options: GenerationOptions | None = None) -> None:
         self._store = store
         self._model = model

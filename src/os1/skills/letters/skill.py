@@ -28,8 +28,7 @@ from os1.skills.actions import (
 from os1.skills.letters.book import Letter, LetterBook
 from os1.skills.letters.compose import LETTER_TOKENS, Composer, identify, signer_name
 from os1.skills.letters.proofread import Proofread, diff_text, proofread
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database, User
 
 CUES = (r"\bletters?\b|\bwrite (?:a |an |my )?(?:note|card)\b|\bproofread|\bspell[- ]?check"
         r"|\b(?:in|into|out of) (?:my|the) book\b")
@@ -52,7 +51,7 @@ class PendingProofread:
 
 
 class LetterSkill:
-    def __init__(self, store: SQLiteStore, settings: Settings, model: ChatModel | None,
+    def __init__(self, store: Database, settings: Settings, model: ChatModel | None,
                  memory: MemoryEngine | None) -> None:
         self.book = LetterBook(store)
         self._store = store
@@ -270,7 +269,7 @@ class LetterSkill:
         ]
 
 
-def letter_actions(store: SQLiteStore, settings: Settings, model: ChatModel | None,
+def letter_actions(store: Database, settings: Settings, model: ChatModel | None,
                    memory: MemoryEngine | None) -> list[ActionSpec]:
     """The letters skill's actions. ``model`` may be None for everything but writing (the
     proofread then checks spelling only); ``memory`` None: letters use only what the user

@@ -21,14 +21,13 @@ from os1.skills.mail.skill import (
     triage_outcome,
 )
 from os1.skills.mail.triage import said
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database
 
 _WHICH = {"type": "string", "minLength": 1, "maxLength": 120,
           "description": "the message's number in the list, or words from its sender or subject"}
 
 
-
-def mail_actions(store: SQLiteStore, settings: Settings, model: ChatModel | None, *,
+def mail_actions(store: Database, settings: Settings, model: ChatModel | None, *,
                  load_model: Callable[[], Awaitable[ChatModel]] | None = None,
                  skill: MailSkill | None = None) -> list[ActionSpec]:
     """The mail actions. ``model``: the chat model, or None with ``load_model`` to open it

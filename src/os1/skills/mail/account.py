@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Literal, cast
 
 from os1.skills.actions import ActionError
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, to_text, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import to_text, transaction
 
 Security = Literal["tls", "starttls", "plain"]
 SECURITIES: tuple[Security, ...] = ("tls", "starttls", "plain")
@@ -86,7 +86,7 @@ def save_account(db: sqlite3.Connection, user: User, account: MailAccount,
              account.smtp_port, account.username, account.security, to_text(now)))
 
 
-def load_account(store: SQLiteStore, user: User) -> MailAccount:
+def load_account(store: Database, user: User) -> MailAccount:
     row = store.run(lambda db: db.execute(
         "SELECT address, imap_host, imap_port, username, security, smtp_host, smtp_port "
         "FROM mail_accounts WHERE user_id = ?", (user.id,)).fetchone())

@@ -50,9 +50,8 @@ from os1.skills.mail.credentials import Password, forget_password, safe_place, s
 from os1.skills.mail.imap import MailClient, MailServerError
 from os1.skills.mail.kept import forget
 from os1.skills.mail.skill import INBOX, MailSkill, show_text
-from os1.store.base import User
+from os1.store.base import Database, User
 from os1.store.open import open_store
-from os1.store.sqlite import SQLiteStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _ACTIONS = {"triage": "mail.triage", "summary": "mail.summary", "draft": "mail.draft_reply",
@@ -106,7 +105,7 @@ def run_mail(settings: Settings, args: argparse.Namespace, console: Console,
         store.close()
 
 
-def _connect(store: SQLiteStore, user: User, args: argparse.Namespace, console: Console,
+def _connect(store: Database, user: User, args: argparse.Namespace, console: Console,
              errors: Console) -> int:
     tls = args.security == "tls"
     try:
@@ -141,7 +140,7 @@ def _read_password(args: argparse.Namespace, account: MailAccount) -> str:
     return getpass.getpass(f"Password for {account.username} at {account.imap_host}: ")
 
 
-def _forget(settings: Settings, store: SQLiteStore, user: User, console: Console) -> int:
+def _forget(settings: Settings, store: Database, user: User, console: Console) -> int:
     forget_password(store, user)
     gone = store.run(lambda db: delete_account(db, user))
     forget(store, user)  # the triage list and any drafts
@@ -158,7 +157,7 @@ def _arguments(action: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"which": args.which}
 
 
-async def _act(settings: Settings, store: SQLiteStore, user: User, action: str,
+async def _act(settings: Settings, store: Database, user: User, action: str,
                args: argparse.Namespace, console: Console, errors: Console) -> int:
     if action not in _ACTIONS and action != "show":
         errors.print(f"Unknown mail action {action!r}.")

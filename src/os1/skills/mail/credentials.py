@@ -11,8 +11,8 @@ import sqlite3
 
 from os1.os_keyring import usable_keyring
 from os1.skills.mail.account import MailAccountError
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import transaction
 
 KEYRING_SERVICE = "os1-mail"
 
@@ -35,11 +35,11 @@ class Password:
     __str__ = __repr__
 
 
-def _keyring_user(store: SQLiteStore, user: User) -> str:
+def _keyring_user(store: Database, user: User) -> str:
     return f"{store.path.resolve()}#{user.id}"
 
 
-def safe_place(store: SQLiteStore) -> str:
+def safe_place(store: Database) -> str:
     """Where a password would be kept, in words; raises when there is no safe place."""
     if usable_keyring() is not None:
         return "the OS keyring"
@@ -52,7 +52,7 @@ def safe_place(store: SQLiteStore) -> str:
         "`os1 mail connect` again.")
 
 
-def save_password(store: SQLiteStore, user: User, password: Password) -> str:
+def save_password(store: Database, user: User, password: Password) -> str:
     """Keep the password; return where, in words. Raises when there is no safe place."""
     where = safe_place(store)
     keyring = usable_keyring()
@@ -68,7 +68,7 @@ def save_password(store: SQLiteStore, user: User, password: Password) -> str:
     return where
 
 
-def load_password(store: SQLiteStore, user: User) -> Password:
+def load_password(store: Database, user: User) -> Password:
     secret = store.run(lambda db: db.execute(
         "SELECT secret FROM mail_accounts WHERE user_id = ?", (user.id,)).fetchone())
     if secret is not None and secret[0]:
@@ -85,7 +85,7 @@ def load_password(store: SQLiteStore, user: User) -> Password:
                            "cleared?): run `os1 mail connect` again.")
 
 
-def forget_password(store: SQLiteStore, user: User) -> None:
+def forget_password(store: Database, user: User) -> None:
     keyring = usable_keyring()
     if keyring is not None:
         with contextlib.suppress(Exception):  # no such entry: nothing to forget
@@ -93,7 +93,7 @@ def forget_password(store: SQLiteStore, user: User) -> None:
     _set_secret(store, user, None)
 
 
-def _set_secret(store: SQLiteStore, user: User, value: str | None) -> None:
+def _set_secret(store: Database, user: User, value: str | None) -> None:
     def work(db: sqlite3.Connection) -> None:
         with transaction(db):
             db.execute("UPDATE mail_accounts SET secret = ? WHERE user_id = ?",

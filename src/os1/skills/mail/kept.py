@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from os1.skills.actions import ActionError
 from os1.skills.mail.triage import said
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import transaction
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Draft:
 class Kept:
     """The list and the drafts of one user."""
 
-    def __init__(self, store: SQLiteStore, user: User) -> None:
+    def __init__(self, store: Database, user: User) -> None:
         self.user = user
         self._store = store
 
@@ -106,7 +106,7 @@ class Kept:
         self._store.run(work)
 
 
-def forget(store: SQLiteStore, user: User) -> None:
+def forget(store: Database, user: User) -> None:
     """Remove the list and the drafts (the database's secure_delete overwrites their bytes)."""
     def work(db: sqlite3.Connection) -> None:
         with transaction(db):

@@ -44,8 +44,7 @@ from os1.skills.mail.triage import (
     stored_labels,
     summary,
 )
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database, User
 
 INBOX = "INBOX"
 DEFAULT_LIMIT = 20  # in chat a person waits: about 16 s a message on a 2-core CPU (1.5B)
@@ -54,7 +53,7 @@ _STOP_WORDS = {"the", "a", "an", "from", "to", "mail", "email", "e-mail", "messa
 
 
 class MailSkill:
-    def __init__(self, store: SQLiteStore, settings: Settings, model: ChatModel | None, *,
+    def __init__(self, store: Database, settings: Settings, model: ChatModel | None, *,
                  timeout_s: float = TIMEOUT_S,
                  load_model: Callable[[], Awaitable[ChatModel]] | None = None) -> None:
         """``load_model``: opens the model the first time one is needed (the CLI: sorting

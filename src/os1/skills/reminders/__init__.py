@@ -21,7 +21,7 @@ from os1.config import Settings
 from os1.skills.actions import ActionContext, ActionError, ActionSpec, Outcome, arguments_schema
 from os1.skills.reminders.book import Reminder, Reminders
 from os1.skills.reminders.parse import parse_parts, parse_when, say_when
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database
 
 # A snooze with no time: 10 minutes, as on a phone's alarm. A reminder is said at the moment
 # the user chose; "not yet" usually means "when I finish this", not "this afternoon" (and
@@ -34,7 +34,7 @@ _BARE_DURATION = re.compile(
 _WHICH = {"type": "string", "description": "the reminder's number, or words from it"}
 
 
-def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]:
+def reminder_actions(store: Database, settings: Settings) -> list[ActionSpec]:
     book = Reminders(store, settings)
 
     async def add(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
@@ -111,7 +111,7 @@ def reminder_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]
     ]
 
 
-def command_actions(store: SQLiteStore, settings: Settings) -> list[ActionSpec]:
+def command_actions(store: Database, settings: Settings) -> list[ActionSpec]:
     """The chat's actions plus export, import and sync, for `os1 remind` only."""
     from os1.skills.reminders import caldav, ical  # icalendar/httpx: only for these verbs
 

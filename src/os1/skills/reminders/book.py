@@ -29,8 +29,8 @@ from os1.checkins.scheduler import CheckIns
 from os1.config import Settings
 from os1.persona.untrusted import plain
 from os1.skills.actions import ActionError, NeedsClarification
-from os1.store.base import User
-from os1.store.sqlite import SQLiteStore, from_text, to_text, transaction
+from os1.store.base import Database, User
+from os1.store.sqlite import from_text, to_text, transaction
 
 TEXT_CHARS = 200
 OWN_UID_SUFFIX = "@os1"  # reminders os1 made; imported ones keep the UID they came with
@@ -70,7 +70,7 @@ class Reminder:
 
 
 class Reminders:
-    def __init__(self, store: SQLiteStore, settings: Settings) -> None:
+    def __init__(self, store: Database, settings: Settings) -> None:
         self._store = store
         self._checkins = CheckIns(store, settings)
 
