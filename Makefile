@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
 .PHONY: run test lint bench bench-chat bench-memory bench-affect bench-voice bench-safety \
-	bench-checkins bench-persona bench-skills \
+	bench-checkins bench-persona bench-skills bench-server serve \
 	train-emotion train-chat-gate train-strategy train-crisis \
 	setup clean help
 
@@ -22,6 +22,7 @@ TRAIN_VENV  := .venv-train
 help:
 	@echo "make run    set up (first time: a few minutes) and talk with os1"
 	@echo "make test   install the test tools and run the whole suite"
+	@echo "make serve  the web page and API on http://127.0.0.1:8765"
 	@echo "make bench  measure chat latency, memory, affect, voice, safety, check-ins, persona and skills (LOCOMO=…, …)"
 	@echo "make train-emotion, then train-chat-gate and train-strategy: rebuild the affect models"
 	@echo "make train-crisis: rebuild the crisis check (DAILYDIALOG=…)"
@@ -47,6 +48,10 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/os1 chat
 
+# The web page and API on http://127.0.0.1:8765 (this machine only; docs/deploy.md for more).
+serve: setup
+	$(BIN)/os1 serve
+
 lint: $(TSTAMP)
 	$(BIN)/ruff check src tests bench train
 	$(BIN)/mypy
@@ -55,7 +60,7 @@ test: $(TSTAMP) lint
 	$(BIN)/pytest
 
 bench: bench-chat bench-memory bench-affect bench-voice bench-safety bench-checkins bench-persona \
-	bench-skills
+	bench-skills bench-server
 
 bench-chat: $(STAMP)
 	$(BIN)/python bench/chat_latency.py --write docs/benchmarks.md
@@ -117,3 +122,10 @@ train-crisis: $(TRAIN_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Many WebSocket sessions against a test-double model server (about 10 minutes each).
+bench-server: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/server/run.py --databases sqlite --seconds 15 \
+		--write docs/benchmarks.md
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/server/run.py --databases postgres --seconds 15 \
+		--write docs/benchmarks.md

@@ -20,17 +20,18 @@ from os1.persona.reflection import Reflection
 from os1.safety.crisis import CrisisDetector
 from os1.safety.guard import SafetyGuard
 from os1.skills.catalog import open_skills
-from os1.store.base import NewTurn, User
+from os1.store.base import Database, NewTurn, User
 from os1.store.open import open_store
-from os1.store.sqlite import SQLiteStore
 
 # Nothing in os1 may fetch weights from a model hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def open_companion(settings: Settings, model_file: Path | None = None,
-                   clock: Clock | None = None) -> Companion:
-    """Open the store first: a database problem should surface before a slow model load."""
+                   clock: Clock | None = None, *, queued_jobs: bool = False) -> Companion:
+    """Open the store first: a database problem should surface before a slow model load.
+    ``queued_jobs``: memory writes and reflection go to `os1 worker` through Redis (the
+    server with PostgreSQL) instead of running in this process."""
     store = open_store(settings)
     try:
         model = open_chat_model(settings, model_file)
@@ -47,7 +48,12 @@ def open_companion(settings: Settings, model_file: Path | None = None,
     safety = SafetyGuard(settings, CrisisDetector(embedder), store)
     personas = PersonaBook(store, safety.persona(default_persona()))
     companion = Companion(model, store, settings, personas, clock, safety=safety)
-    if settings.memory:  # reflection is memory too: with memory off, nothing is reflected on
+    if settings.memory and queued_jobs:  # the worker reflects, too
+        from os1.server.jobs import open_queued_writer
+
+        companion.memory = open_queued_writer(settings, open_memory(settings, store), model,
+                                              "os1", companion.now)
+    elif settings.memory:  # reflection is memory too: with memory off, nothing is reflected on
         writer = open_memory_writer(settings, store, model, companion.now)
         writer.when_quiet(Reflection(store, model, writer.engine, companion.now).reflect_if_due)
         companion.memory = writer
@@ -94,12 +100,12 @@ def persona_snapshots(settings: Settings) -> list[Path]:
     return sorted((settings.data_dir / "kv").glob("persona-*.bin"))
 
 
-def open_memory(settings: Settings, store: SQLiteStore) -> MemoryEngine:
+def open_memory(settings: Settings, store: Database) -> MemoryEngine:
     return MemoryEngine(store, settings.memory_dir,
                         private_files=lambda _user: conversation_snapshots(settings))
 
 
-def open_memory_writer(settings: Settings, store: SQLiteStore, model: ChatModel,
+def open_memory_writer(settings: Settings, store: Database, model: ChatModel,
                        clock: Clock) -> MemoryWriter:
     return MemoryWriter(
         open_memory(settings, store), model, "os1",

@@ -29,14 +29,15 @@ from os1.memory.cli import add_memory_parser, run_memory
 from os1.memory.errors import MemoryError_
 from os1.persona.cli import add_persona_parser, run_persona
 from os1.privacy.cli import add_privacy_parsers, run_privacy
+from os1.server.cli import add_server_parser, run_server
+from os1.server.worker import add_worker_parser, run_worker
 from os1.skills.cli import add_actions_parser, run_actions
 from os1.skills.letters.cli import add_letters_parser, run_letters
 from os1.skills.mail.cli import add_mail_parser, run_mail
 from os1.skills.reminders.cli import add_remind_parser, run_remind
-from os1.store.base import StorageError
+from os1.store.base import Database, StorageError
 from os1.store.encrypt_cli import add_encrypt_parser, run_encrypt
 from os1.store.open import unlock
-from os1.store.sqlite import SQLiteStore
 from os1.voice.cli import add_voice_parser, run_voice
 
 EXIT_OK = 0
@@ -83,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     add_letters_parser(verbs)
     add_actions_parser(verbs)
     add_encrypt_parser(verbs)
+    add_server_parser(verbs)
+    add_worker_parser(verbs)
     return parser
 
 
@@ -92,7 +95,8 @@ _VERBS: dict[str, Callable[[Settings, argparse.Namespace, Console, Console], int
     "memory": run_memory, "mood": run_mood, "voice": run_voice, "export": run_privacy,
     "forget": run_privacy, "safety": run_privacy, "persona": run_persona,
     "checkins": run_checkins, "remind": run_remind, "mail": run_mail, "letters": run_letters,
-    "actions": run_actions,
+    "actions": run_actions, "serve": run_server, "account": run_server,
+    "worker": run_worker,
 }
 
 
@@ -237,7 +241,7 @@ async def _interview(companion: Companion, resolved: ResolvedSettings, console: 
     user = await asyncio.to_thread(companion.store.user, settings.user_name)
     memory = companion.memory.engine if companion.memory is not None else None
     store = companion.store
-    assert isinstance(store, SQLiteStore)  # what open_companion opens
+    assert isinstance(store, Database)  # what open_companion opens
     onboarding = Onboarding(store, memory, resolved.config_file, companion.safety)
     read = line_reader()
     if offer:
@@ -287,7 +291,7 @@ def _chat(resolved: ResolvedSettings, args: argparse.Namespace, console: Console
             if args.once is not None:
                 return await chat_once(companion, user, args.once, console, errors)
             store = companion.store
-            assert isinstance(store, SQLiteStore)  # what open_companion opens
+            assert isinstance(store, Database)  # what open_companion opens
             outreach = Outreach(companion, CheckIns(store, settings))
             return await chat_loop(companion, user, console, outreach)
         finally:

@@ -128,9 +128,10 @@ class Companion:
         self.personas: PersonaSource = persona
         self._clock: Clock = clock or (lambda: datetime.now().astimezone())
         self._sessions: dict[int, _Session] = {}
-        # The last shielded `_begin`: it may outlive a cancelled turn, and the next turn
-        # (or closing) must wait for it so turns are stored in order.
-        self._beginning: asyncio.Future[_Begun] | None = None
+        # Each user's last shielded `_begin`: it may outlive a cancelled turn, and that user's
+        # next turn (or closing) must wait for it so turns are stored in order. Per user: one
+        # user's turn never waits for another's prompt to be composed (a server's many users).
+        self._beginning: dict[int, asyncio.Future[_Begun]] = {}
         self._bound = HistoryBound(settings.history_turns, settings.history_chars)
         self._options = GenerationOptions(
             max_tokens=settings.max_reply_tokens,
@@ -197,6 +198,17 @@ class Companion:
         self._sessions[user.id] = _Session(user, conversation, [], persona,
                                            old.unsaved if old else [])
 
+    def forget_session(self, user: User, *, erased: bool = False) -> None:
+        """Drop the copy of the user's open conversation kept here, so the next turn reads it
+        again from the store: after a forget (a memory, the mood notes) the copy must not keep
+        what was forgotten. Not while turns wait for the database: they live only in that
+        copy, and a forget must not lose what the user said since — unless the user was
+        ``erased``: then nothing of theirs may stay, written or not."""
+        session = self._sessions.get(user.id)
+        if session is not None and (erased or not session.unsaved):
+            del self._sessions[user.id]
+        self._drafts.pop(user.id, None)  # a drafted prompt holds recalled memories too
+
     # -- the turn --------------------------------------------------------------------
 
     async def turn(self, user: User, text: str | bytes, audio: Audio | None = None,
@@ -232,12 +244,12 @@ class Companion:
                     delivery: Delivery | None) -> AsyncIterator[Event]:
         # Shielded: once the user pressed Enter, their words are stored even if they
         # press Ctrl-C a moment later.
-        await self._settle()
-        self._beginning = asyncio.ensure_future(
+        await self._settle(user)
+        beginning = self._beginning[user.id] = asyncio.ensure_future(
             asyncio.to_thread(self._begin, user, text, self._clock(), audio)
         )
         try:
-            session, messages, notices, guard = await asyncio.shield(self._beginning)
+            session, messages, notices, guard = await asyncio.shield(beginning)
         except StorageError as exc:
             yield TurnError("storage", str(exc), kept=False)
             return
@@ -397,7 +409,7 @@ class Companion:
             self._remember(session, NewTurn(session.conversation.id, "assistant", text, "",
                                             "complete", self._clock()))
 
-        await self._settle()
+        await self._settle(user)
         await asyncio.to_thread(work)
 
     # -- remembering -----------------------------------------------------------------
@@ -544,11 +556,16 @@ class Companion:
         session = self._sessions.get(user.id)
         return len(session.unsaved) if session else 0
 
-    async def _settle(self) -> None:
-        """Wait for a turn's start that a cancellation left running in its thread."""
-        if self._beginning is not None and not self._beginning.done():
-            with contextlib.suppress(Exception):
-                await self._beginning
+    async def _settle(self, user: User | None = None) -> None:
+        """Wait for a turn's start that a cancellation left running in its thread: the
+        user's, or (None) everyone's."""
+        for user_id, beginning in list(self._beginning.items()):
+            if user is None or user_id == user.id:
+                if beginning.done():
+                    self._beginning.pop(user_id, None)
+                    continue
+                with contextlib.suppress(Exception):
+                    await beginning
 
     async def flush(self) -> list[NewTurn]:
         """Try once more to write every waiting turn; return those still not on disk."""

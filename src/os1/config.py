@@ -148,6 +148,18 @@ class Settings:
         metadata={"help": "encrypt the database at rest: off, passphrase (asked, or "
                   "OS1_PASSPHRASE) or keyring (the OS keyring holds a random key)"},
     )
+    database_url: str = field(
+        default="",
+        metadata={"help": "PostgreSQL to keep everything in, postgresql://user:password@host/db "
+                  "(the server, several processes); empty = the SQLite file in data_dir",
+                  "secret": True},
+    )
+    redis_url: str = field(
+        default="",
+        metadata={"help": "Redis for background jobs (`os1 worker`) and rate limits shared by "
+                  "several `os1 serve` processes, redis://host:6379/0; empty = all in this "
+                  "process", "secret": True},
+    )
     llm_url: str = field(
         default="",
         metadata={"help": "OpenAI-compatible server URL (e.g. http://localhost:8000/v1); "
@@ -359,6 +371,14 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("checkins_per_day must be 0 (none) or more.")
     if settings.quiet_hours.strip():
         parse_quiet_hours(settings.quiet_hours)
+    if settings.database_url and not settings.database_url.startswith(
+            ("postgresql://", "postgres://")):
+        raise ConfigError(
+            "database_url must start with postgresql:// (for example "
+            "postgresql://os1:secret@localhost/os1), or be empty for the SQLite file.")
+    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://")):
+        raise ConfigError("redis_url must start with redis:// or rediss:// (for example "
+                          "redis://localhost:6379/0), or be empty.")
     if settings.encryption not in ("off", "passphrase", "keyring"):
         raise ConfigError(
             f"encryption must be off, passphrase or keyring (it is {settings.encryption!r}).")

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
+
+# httpcore asks `import sniffio` several times a request (which async library runs it?) and,
+# sniffio not being installed, searches sys.path for it on disk each time: a few percent of a
+# server's CPU. Recording it as absent makes that import fail at once, with the same answer.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 from os1.llm.base import (
     ChatMessage,
@@ -37,6 +45,10 @@ class RemoteModel:
             base_url=self._base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=10.0),
+            # One server process streams many replies at once (50 turns/s of 2-second streams
+            # is ~100 open requests): httpx's default of 100 connections would queue replies
+            # behind each other inside os1, invisibly, while the model fleet sat idle.
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
             transport=transport,
         )
 

@@ -3,13 +3,14 @@ the accounts, and the rate limits. Kept on ``app.state.os1``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import Request, WebSocket
 
 from os1.companion import Companion
 from os1.config import Settings
+from os1.server.sockets import OpenSockets
 
 if TYPE_CHECKING:
     from os1.server.accounts import Accounts
@@ -22,6 +23,7 @@ class ServerState:
     companion: Companion
     accounts: Accounts
     limits: RateLimits
+    sockets: OpenSockets = field(default_factory=OpenSockets)
 
 
 def server_state(request: Request) -> ServerState:

@@ -296,4 +296,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (user_id, uid_validity, uid)
         )""",
     ),
+    # 7: the server (issue 8). accounts: a user who may log in from a browser, with their
+    # argon2id password hash (never the password); sessions: one row per logged-in browser,
+    # keyed by the sha256 of its token (the token itself is only ever in the browser), with a
+    # sliding expiry.
+    (
+        """CREATE TABLE accounts (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX sessions_by_user ON sessions (user_id, expires_at)",
+    ),
 )

@@ -1,0 +1,425 @@
+"""WebSocket /api/voice: the browser's microphone in, os1's voice out, one duplex session.
+
+The browser is one more `AudioSource`/`AudioSink` pair (socket_audio.py) for the same
+`VoiceSession` that `os1 voice` runs on a microphone: turn-taking, barge-in and "store what
+was heard" are the session's, not this module's. This module only carries frames:
+
+    client → server  binary: int16 LE mono PCM at 16 kHz, any length up to MAX_AUDIO_FRAME
+                     {"type": "mode", "mode": "hands_free" | "push_to_talk"}
+                     {"type": "talk", "down": true | false}      (push-to-talk)
+                     {"type": "played", "samples": N}  N = os1 audio received − still queued
+                     {"type": "say", "text": "..."}              (typed, answered aloud)
+    server → client  {"type": "audio_format", "rate": R} once, first
+                     binary: int16 LE mono PCM of os1's voice at R
+                     {"type": "playback", "action": "pause" | "resume" | "discard"}
+                     the turn's events as on /api/chat (token, sentence, …, done)
+                     the session's: greeted, said_first, user_said {text, timings}, speaking,
+                     cut_off {stop_ms, resumed, sounding}, replied {text, interrupted,
+                     timings}, ignored {text, why}, problem {message}
+                     {"type": "error", "message": ...}  (a bad frame; the socket stays open
+                     unless it is closed)
+    close codes      4401 log in again · 1009 a frame too big · 1008 audio faster than real
+                     time · 4409 voice opened in another window (that one has it now) ·
+                     1013 the client stopped reading · 1011 the voice failed on the server
+
+Send audio once ``audio_format`` has come (the voice may still be loading before it). A page
+in push-to-talk may stop sending while the button is up: the server keeps time with silence.
+
+Whisper and the voice are loaded once per server, on the first voice socket, and shared;
+they are thread-safe and the session runs them in worker threads, so one user's
+transcription or synthesis does not hold up the event loop for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
+
+import numpy as np
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
+from starlette.types import ASGIApp
+
+from os1.affect.engine import Audio
+from os1.checkins.outreach import Outreach
+from os1.companion import Companion, Delivery
+from os1.config import Settings
+from os1.events import Event, TurnError
+from os1.server.auth import socket_token, socket_user
+from os1.server.limits import key
+from os1.server.protocol import MAX_TEXT_FRAME, event_json
+from os1.server.socket_audio import (
+    AudioFlood,
+    AudioFrameError,
+    AudioTooLarge,
+    Outgoing,
+    SocketSink,
+    SocketSource,
+)
+from os1.server.state import ServerState, socket_state
+from os1.store.base import StorageError, User
+from os1.system_packages import MissingSystemPackage
+from os1.voice.session import TurnTimings, VoiceEvent, VoiceSession
+from os1.voice.stt import SpeechToTextError, Transcriber, Transcript
+from os1.voice.tts import SpeechError, SpeechVoice
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
+CLOSE_FAILED = 1011
+CLOSE_TRY_LATER = 1013
+CLOSE_ELSEWHERE = 4409
+_FAILED = ("The voice stopped because of an error on the server (it has been logged); "
+           "reconnect to talk again.")
+_STORE_WAIT_S = 30.0  # a dropped socket: how long the reply in progress may take to store
+
+
+# -- the voice models, once per server ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoiceModels:
+    transcriber: Transcriber
+    voice: SpeechVoice
+
+
+async def voice_models(app: ASGIApp, settings: Settings) -> VoiceModels:
+    """Whisper and the voice, loaded (and warmed) by the first voice socket; sockets that
+    arrive while they load wait for the same load. A failed load is not kept: the next
+    socket tries again (after the user installs what the message names)."""
+    state = cast(FastAPI, app).state
+    models: VoiceModels | None = getattr(state, "os1_voice_models", None)
+    if models is not None:
+        return models
+    lock: asyncio.Lock | None = getattr(state, "os1_voice_lock", None)
+    if lock is None:
+        lock = asyncio.Lock()
+        state.os1_voice_lock = lock
+    async with lock:
+        models = getattr(state, "os1_voice_models", None)
+        if models is None:
+            from os1.voice.tts import load_voice
+
+            models = VoiceModels(Transcriber(), load_voice(settings.voice))
+            await asyncio.to_thread(models.transcriber.warm)  # ~1-2 s: off the event loop
+            await asyncio.to_thread(models.voice.warm)
+            state.os1_voice_models = models
+    return models
+
+
+# -- the turn's own events, beside the session's ------------------------------------------
+
+
+ANOTHER_WINDOW = "A reply is being written in another window; wait for it, then speak."
+
+
+class _TurnTap:
+    """The companion as the session sees it, except that every event of a turn is also sent
+    to the page (the session consumes them itself and reports only its own), and a turn
+    takes the user's place in ``running`` (the app's users with a reply under way, shared
+    with /api/chat: one reply at a time per user, however many windows are open)."""
+
+    def __init__(self, companion: Companion, emit: Callable[[Outgoing], None],
+                 running: set[int]) -> None:
+        self._companion = companion
+        self._emit = emit
+        self._running = running
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._companion, name)
+
+    async def turn(self, user: User, text: str | bytes, audio: Audio | None = None,
+                   delivery: Delivery | None = None) -> AsyncIterator[Event]:
+        if user.id in self._running:
+            # The session reports it (a problem) and goes back to listening.
+            yield TurnError("model", ANOTHER_WINDOW, kept=False)
+            return
+        if audio is not None and not len(audio.samples):
+            audio = None  # typed words (say): no voice to read the mood from
+        self._running.add(user.id)
+        try:
+            async for event in self._companion.turn(user, text, audio, delivery):
+                self._emit(event_json(event))
+                yield event
+        finally:
+            self._running.discard(user.id)
+
+
+def voice_event_json(event: VoiceEvent) -> dict[str, Any]:
+    """A session event as {"type": snake_case, ...}; timings as milliseconds per stage
+    (None where a stage did not happen: JSON has no NaN)."""
+    body = event_json(event)
+    timings = getattr(event, "timings", None)
+    if isinstance(timings, TurnTimings):
+        body["timings"] = {stage: None if math.isnan(ms) else ms
+                           for stage, ms in timings.breakdown_ms().items()}
+    return body
+
+
+# -- one call -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Close:
+    code: int
+    reason: str
+
+
+class _Ended(Exception):
+    """The receive loop is done: the client left, or was closed for a bad frame."""
+
+
+class VoiceCall:
+    """One socket's session: a receive loop feeding the source, a send loop draining what
+    the session and the sink queue, and the session itself."""
+
+    def __init__(self, websocket: WebSocket, state: ServerState, user: User,
+                 models: VoiceModels, *, outreach: Outreach | None = None,
+                 running: set[int] | None = None, patience_s: float = 10.0) -> None:
+        """``outreach``: the app's (it remembers what each user heard); ``running``: the
+        app's users with a reply under way; ``patience_s``: how long one frame may take to
+        leave before the client is taken to have stopped reading (closed with 1013)."""
+        self.websocket = websocket
+        self.state = state
+        self.user = user
+        self.patience_s = patience_s
+        self.outbox: asyncio.Queue[Outgoing | _Close | None] = asyncio.Queue()
+        self.source = SocketSource()
+        # Push-to-talk as `os1 voice --push-to-talk` has it: while released the microphone
+        # counts as silence (frames still flow: the session's clocks run on them).
+        self.push_to_talk = False  # hands-free until told otherwise
+        self.sink = SocketSink(models.voice.sample_rate, self.outbox.put_nowait)
+        tap = _TurnTap(state.companion, self.outbox.put_nowait,
+                       running if running is not None else set())
+        self.session = VoiceSession(
+            cast(Companion, tap), user, models.transcriber, models.voice, self.source, self.sink,
+            on_event=lambda event: self.outbox.put_nowait(voice_event_json(event)),
+            outreach=_said_first(outreach, user) if outreach is not None else None)
+
+    def hang_up(self, code: int, reason: str, message: str | None = None) -> None:
+        """Say why (when there is something to say) and close the socket."""
+        if message:
+            self.outbox.put_nowait({"type": "error", "message": message})
+        self.outbox.put_nowait(_Close(code, reason))
+
+    async def run(self) -> None:
+        self.outbox.put_nowait({"type": "audio_format", "rate": self.sink.rate})
+        sender = asyncio.create_task(self._send_all(), name="sender")
+        talking = asyncio.create_task(self.session.run(), name="session")
+        receiver = asyncio.create_task(self._receive_all(), name="receiver")
+        try:
+            done, _ = await asyncio.wait({sender, talking, receiver},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                exc = None if task.cancelled() else task.exception()
+                if exc is not None:
+                    log.error("a voice socket's %s failed", task.get_name(), exc_info=exc)
+                    self.hang_up(CLOSE_FAILED, "voice failed", _FAILED)
+        finally:
+            # The client is gone (or must go): the session ends, and the reply in progress is
+            # stored as far as it was heard (VoiceSession.run's own ending does that).
+            self.source.close()
+            self.session.stop()
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(talking, _STORE_WAIT_S)
+            self.outbox.put_nowait(None)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(sender, 5.0)
+            for task in (receiver, sender):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _send_all(self) -> None:
+        while True:
+            item = await self.outbox.get()
+            if item is None:
+                return
+            if isinstance(item, _Close):
+                with contextlib.suppress(Exception):
+                    await self.websocket.close(code=item.code, reason=item.reason)
+                return
+            data = item if isinstance(item, bytes) else json.dumps(item, allow_nan=False)
+            try:
+                await asyncio.wait_for(self._send(data), self.patience_s)
+            except TimeoutError:
+                # A client that stopped reading holds up only itself: the session ends (the
+                # reply stored as heard) rather than queueing its voice without end.
+                log.info("closing a voice socket that stopped reading")
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.websocket.close(
+                        CLOSE_TRY_LATER, "You fell behind; reconnect to talk."), 2.0)
+                return
+
+    async def _send(self, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            await self.websocket.send_bytes(data)
+        else:
+            await self.websocket.send_text(data)
+
+    async def _receive_all(self) -> None:
+        with contextlib.suppress(_Ended, WebSocketDisconnect):
+            while True:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                data = message.get("bytes")
+                if data is not None:
+                    self._audio(data)
+                elif message.get("text") is not None:
+                    await self._control(message["text"])
+
+    def _audio(self, data: bytes) -> None:
+        try:
+            self.source.feed(data)
+        except AudioTooLarge as exc:
+            self.hang_up(CLOSE_TOO_BIG, "frame too big", str(exc))
+            raise _Ended from None
+        except AudioFlood as exc:
+            self.hang_up(CLOSE_POLICY, "audio faster than real time", str(exc))
+            raise _Ended from None
+        except AudioFrameError as exc:  # a malformed frame is dropped; the call goes on
+            self.outbox.put_nowait({"type": "error", "message": str(exc)})
+
+    async def _control(self, text: str) -> None:
+        if len(text) > MAX_TEXT_FRAME or len(text.encode("utf-8", "replace")) > MAX_TEXT_FRAME:
+            self.hang_up(CLOSE_TOO_BIG, "frame too big",
+                         f"a text frame may be at most {MAX_TEXT_FRAME} bytes")
+            raise _Ended
+        try:
+            message = json.loads(text)
+        except (ValueError, RecursionError):
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            self._error('text frames are JSON objects with a "type", e.g. '
+                        '{"type": "talk", "down": true}')
+            return
+        handler = self._handlers.get(message["type"])
+        if handler is None:
+            self._error(f"unknown message type {message['type']!r}; this socket takes "
+                        f"{', '.join(sorted(self._handlers))} and binary audio")
+            return
+        await handler(self, message)
+
+    def _error(self, text: str) -> None:
+        self.outbox.put_nowait({"type": "error", "message": text})
+
+    async def _mode(self, message: dict[str, Any]) -> None:
+        mode = message.get("mode")
+        if mode not in ("hands_free", "push_to_talk"):
+            self._error('mode is "hands_free" or "push_to_talk"')
+            return
+        self.push_to_talk = mode == "push_to_talk"
+        # Push-to-talk starts released: nothing counts until the button goes down.
+        self.source.muted = self.push_to_talk
+
+    async def _talk(self, message: dict[str, Any]) -> None:
+        down = message.get("down")
+        if not isinstance(down, bool):
+            self._error('talk needs "down": true or false')
+        elif not self.push_to_talk:
+            self._error('switch to push-to-talk first: {"type": "mode", "mode": '
+                        '"push_to_talk"}')
+        else:
+            self.source.muted = not down
+
+    async def _played(self, message: dict[str, Any]) -> None:
+        samples = message.get("samples")
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+            self._error('played needs "samples": the count of samples of os1\'s voice '
+                        'received so far minus those still waiting to play')
+            return
+        self.sink.report(samples)
+
+    async def _say(self, message: dict[str, Any]) -> None:
+        text = message.get("text")
+        if not isinstance(text, str):
+            self._error('say needs "text"')
+            return
+        if self.session.busy:
+            self._error("wait for the reply, or talk over it")
+            return
+        wait = await self.state.limits.take(key("turn", self.user.id),
+                                            self.state.limits.rules.turns)
+        if wait is not None:
+            self._error(f"That is a lot of messages at once; try again in "
+                        f"{max(1, round(wait))} seconds.")
+            return
+        # Typed words take the spoken path (the voice answers): the session's own way in,
+        # with no sound to read the mood from.
+        await self.session._answer(Transcript(text, 0.0, 0.0, 0.0), np.zeros(0, np.float32),
+                                   TurnTimings())
+
+    _handlers: ClassVar[dict[str, Callable[[VoiceCall, dict[str, Any]], Awaitable[None]]]] = {
+        "mode": _mode, "talk": _talk, "played": _played, "say": _say}
+
+
+def _said_first(outreach: Outreach, user: User) -> Callable[[], Awaitable[list[str]]]:
+    """Check-ins and reminders os1 says aloud when due, between turns (as `os1 voice`)."""
+
+    async def take() -> list[str]:
+        try:
+            return [checkin.text for checkin in await outreach.take(user)]
+        except StorageError:  # a locked database: the next look tries again
+            return []
+
+    return take
+
+
+# -- the route -----------------------------------------------------------------------------
+
+
+_OPEN_CALLS = "os1_voice_calls"
+
+
+@router.websocket("/api/voice")
+async def voice_socket(websocket: WebSocket) -> None:
+    state = socket_state(websocket)
+    user = await socket_user(websocket)  # closes the socket with 4401 when not logged in
+    if user is None:
+        return
+    await websocket.accept()
+    try:
+        models = await voice_models(websocket.app, state.settings)
+    except Exception as exc:
+        log.exception("the voice could not be loaded")
+        # A missing model package or system library says which and how to install it;
+        # anything else stays in the log.
+        known = isinstance(exc, SpeechError | SpeechToTextError | MissingSystemPackage)
+        message = (f"Voice is not available: {exc}" if known else
+                   "Voice is not available: its models could not be loaded (the server's log "
+                   "says why). Type instead, or try again later.")
+        with contextlib.suppress(Exception):
+            await websocket.send_text(json.dumps({"type": "error", "message": message}))
+            await websocket.close(code=CLOSE_FAILED, reason="voice unavailable")
+        return
+    app_state = websocket.app.state
+    # Built in a worker thread: the session's VAD model takes ~0.2 s of CPU to load, which
+    # on the event loop would stall every other user's socket each time someone connects.
+    call = await asyncio.to_thread(VoiceCall, websocket, state, user, models,
+                                   outreach=getattr(app_state, "outreach", None),
+                                   running=getattr(app_state, "turns_running", None))
+    # One call per user: a second window takes the voice over (two sessions would answer
+    # the same words twice, into one conversation).
+    calls: dict[int, VoiceCall] | None = getattr(app_state, _OPEN_CALLS, None)
+    if calls is None:
+        calls = {}
+        setattr(app_state, _OPEN_CALLS, calls)
+    previous = calls.get(user.id)
+    if previous is not None:
+        previous.hang_up(CLOSE_ELSEWHERE, "voice opened elsewhere",
+                         "Voice was opened in another window; this one has stopped.")
+    calls[user.id] = call
+    try:
+        with state.sockets.holding(websocket, user.id, socket_token(websocket) or ""):
+            await call.run()
+    finally:
+        if calls.get(user.id) is call:
+            del calls[user.id]

@@ -1,0 +1,181 @@
+"""Fixtures for the server's tests: a real app, served by real uvicorn, on a real companion.
+
+Use them by importing them into a test module (pytest then finds them there)::
+
+    from server_helpers import live_server, server_settings, a_sign_up  # noqa: F401
+
+- ``server_settings``: the conftest `settings` (temporary data folder, the SmolLM2 fixture
+  model), with background fact extraction off. For PostgreSQL, give `serving` settings
+  with ``database_url`` (the `database_url` fixture of tests/databases.py): everything here
+  goes through `open_companion`, which opens whichever store the settings name.
+- ``live_server``: uvicorn serving `create_app` on a free loopback port, inside the test's
+  event loop (so tests using it are ``async``: a blocking client would stall the server).
+  The companion is the real one `open_companion` assembles (memory, affect, safety, skills)
+  around the session-wide fixture model, so the model loads once per test run. Yields a
+  `LiveServer` (``url``, ``ws_url``, ``app``, ``companion``, ``store``).
+- ``shared_server``: the same, one per test module (each test signs up its own user).
+- ``serving(settings, model)``: the same as an async context manager, for other settings.
+- ``app_with(settings, model)``: the app without a server, for FastAPI's ``TestClient`` or
+  schemathesis (they run it in their own event loop; the embedded model works in any).
+- ``shared_persona_snapshot(data_dir)``: an ``os1 serve`` subprocess on a fresh data folder
+  restores the shipped persona's KV snapshot instead of reading the persona again.
+- ``sign_up(client, name)`` / ``a_sign_up(async_client, name)``: a new account, its token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from conftest import MODEL_CACHE, RecordingModel
+from os1.app import open_companion
+from os1.companion import Companion
+from os1.config import Settings
+from os1.llm.base import ChatModel
+from os1.server.app import create_app
+from os1.server.limits import Limits, MemoryRateLimits, Rule
+from os1.server.protocol import MAX_AUDIO_FRAME, MAX_TEXT_FRAME
+from os1.store.sqlite import SQLiteStore
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def server_settings(settings: Settings) -> Settings:
+    return for_server(settings)
+
+
+def for_server(settings: Settings) -> Settings:
+    """No background model calls (fact extraction); everything else as given, the database
+    too: settings with a ``database_url`` (see tests/databases.py) serve from PostgreSQL."""
+    return settings.with_overrides(memory_extraction=False)
+
+
+def companion_on(settings: Settings, model: ChatModel) -> Companion:
+    """`open_companion`'s real assembly, with ``model`` instead of loading one (the shared
+    fixture model is wrapped so closing the companion leaves it open for the next test)."""
+    with mock.patch("os1.app.open_chat_model", lambda *_args: RecordingModel(model)):
+        return open_companion(settings)
+
+
+# Tests sign up many users from one address (127.0.0.1): the per-address sign-up and log-in
+# limits are raised for them; tests of those limits pass ``limits=`` of their own.
+TEST_LIMITS = Limits(sign_ups=Rule(1000, 3600.0), logins=Rule(1000, 60.0))
+
+
+def app_with(settings: Settings, model: ChatModel, **options: Any) -> FastAPI:
+    options.setdefault("limits", MemoryRateLimits(TEST_LIMITS))
+    return create_app(settings, companion_on(settings, model), **options)
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # http://127.0.0.1:PORT
+    ws_url: str  # ws://127.0.0.1:PORT
+    app: FastAPI
+    companion: Companion
+
+    @property
+    def store(self) -> SQLiteStore:
+        store = self.companion.store
+        assert isinstance(store, SQLiteStore)
+        return store
+
+
+@asynccontextmanager
+async def serving(settings: Settings, model: ChatModel,
+                  **options: Any) -> AsyncIterator[LiveServer]:
+    """uvicorn with the app on a free port until the block ends (then a graceful shutdown,
+    which closes the companion the way `os1 serve` does)."""
+    app = await asyncio.to_thread(app_with, settings, model, **options)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=2 * max(MAX_TEXT_FRAME,
+                                                                          MAX_AUDIO_FRAME),
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve(sockets=[listener]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises why it failed, if it raised
+                raise RuntimeError("uvicorn did not start; its log says why")
+            await asyncio.sleep(0.02)
+        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app,
+                         app.state.os1.companion)
+    finally:
+        server.should_exit = True
+        await task
+        listener.close()
+
+
+@pytest.fixture
+async def live_server(server_settings: Settings, fixture_model: ChatModel
+                      ) -> AsyncIterator[LiveServer]:
+    async with serving(server_settings, fixture_model) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def shared_server(tmp_path_factory: pytest.TempPathFactory, fixture_model: ChatModel
+                        ) -> AsyncIterator[LiveServer]:
+    """One live server for a whole test module (start-up warms ~3 s of sentence models):
+    for tests that each sign up a user of their own and so cannot see each other."""
+    folder = tmp_path_factory.mktemp("server")
+    settings = Settings(data_dir=folder / "data", cache_dir=MODEL_CACHE, model="fixture",
+                        context_tokens=2048, max_reply_tokens=48, temperature=0.0)
+    async with serving(for_server(settings), fixture_model) as server:
+        yield server
+
+
+# The shipped persona's KV snapshot is no one's data and the same for every test: kept beside
+# the models, so an `os1 serve` started on a fresh data folder restores it (a second) instead
+# of reading the persona again (15 s or more on a busy machine).
+PERSONA_KV_CACHE = MODEL_CACHE / "test-persona-kv"
+
+
+@contextmanager
+def shared_persona_snapshot(data_dir: Path) -> Iterator[None]:
+    """For a process that only warms the shipped persona (`os1 serve`: no user yet)."""
+    kv = data_dir / "kv"
+    kv.mkdir(parents=True, exist_ok=True)
+    for snapshot in PERSONA_KV_CACHE.glob("persona-*.bin"):
+        shutil.copy2(snapshot, kv / snapshot.name)
+    try:
+        yield
+    finally:
+        PERSONA_KV_CACHE.mkdir(parents=True, exist_ok=True)
+        for snapshot in kv.glob("persona-*.bin"):
+            if not (PERSONA_KV_CACHE / snapshot.name).exists():
+                shutil.copy2(snapshot, PERSONA_KV_CACHE / snapshot.name)
+
+
+def sign_up(client: Any, name: str, password: str = PASSWORD) -> str:
+    """A new account through the API (a TestClient or httpx.Client); its session token."""
+    response = client.post("/api/accounts", json={"name": name, "password": password})
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+async def a_sign_up(client: httpx.AsyncClient, name: str, password: str = PASSWORD) -> str:
+    response = await client.post("/api/accounts", json={"name": name, "password": password})
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
