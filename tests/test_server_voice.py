@@ -155,6 +155,22 @@ def test_the_sink_sends_audio_and_tracks_what_was_heard() -> None:
     assert sink.position() == 1500  # never past what was sent
 
 
+def test_a_page_that_is_gone_heard_nothing_after_its_last_message() -> None:
+    """A dropped connection is noticed late on a busy server; the wall clock must not count
+    the seconds in between as heard (the reply would be stored whole)."""
+    clock = FakeClock()
+    sink = SocketSink(1000, lambda _item: None, clock=clock)
+    sink.play(np.full(5000, 0.5, np.float32))  # five seconds sent
+    clock.now += 1.0
+    sink.report(900)
+    last_message = clock.now + 0.2
+    clock.now += 3.0  # the server notices the drop three seconds later
+    sink.client_gone(last_message)
+    assert sink.position() == 1100  # 900 reported + 0.2 s of playing since
+    clock.now += 30
+    assert sink.position() == 1100
+
+
 # -- a real server -------------------------------------------------------------------------
 
 

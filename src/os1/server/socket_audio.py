@@ -192,6 +192,16 @@ class SocketSink:
     def position(self) -> int:
         return self._consumed_now(self._clock()) - self._dropped
 
+    def client_gone(self, last_heard_from: float) -> None:
+        """The page is gone: it played nothing after ``last_heard_from`` (the clock time of
+        its last message). The position stops there, however long the session then takes to
+        notice and store the reply (seconds, on a busy machine), so nothing unheard is kept
+        as heard."""
+        at = self._consumed_now(min(last_heard_from, self._clock()))
+        self._consumed = max(min(self._consumed, self._sent), at)
+        self._anchor = self._clock()
+        self._paused = True
+
     def queued_until(self) -> int:
         return self._sent - self._dropped
 

@@ -37,6 +37,7 @@ import contextlib
 import json
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
@@ -265,16 +266,21 @@ class VoiceCall:
             await self.websocket.send_text(data)
 
     async def _receive_all(self) -> None:
-        with contextlib.suppress(_Ended, WebSocketDisconnect):
-            while True:
-                message = await self.websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                data = message.get("bytes")
-                if data is not None:
-                    self._audio(data)
-                elif message.get("text") is not None:
-                    await self._control(message["text"])
+        last = time.monotonic()  # when the page was last heard from
+        try:
+            with contextlib.suppress(_Ended, WebSocketDisconnect):
+                while True:
+                    message = await self.websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    last = time.monotonic()
+                    data = message.get("bytes")
+                    if data is not None:
+                        self._audio(data)
+                    elif message.get("text") is not None:
+                        await self._control(message["text"])
+        finally:
+            self.sink.client_gone(last)
 
     def _audio(self, data: bytes) -> None:
         try:
