@@ -47,7 +47,7 @@ from os1.llm.base import ChatModel
 from os1.server.app import create_app
 from os1.server.limits import Limits, MemoryRateLimits, Rule
 from os1.server.protocol import MAX_AUDIO_FRAME, MAX_TEXT_FRAME
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database
 
 PASSWORD = "correct horse battery staple"
 
@@ -88,9 +88,9 @@ class LiveServer:
     companion: Companion
 
     @property
-    def store(self) -> SQLiteStore:
+    def store(self) -> Database:
         store = self.companion.store
-        assert isinstance(store, SQLiteStore)
+        assert isinstance(store, Database)
         return store
 
 
@@ -128,16 +128,26 @@ async def live_server(server_settings: Settings, fixture_model: ChatModel
         yield server
 
 
-@pytest.fixture(scope="module")
-async def shared_server(tmp_path_factory: pytest.TempPathFactory, fixture_model: ChatModel
-                        ) -> AsyncIterator[LiveServer]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                        fixture_model: ChatModel) -> AsyncIterator[LiveServer]:
     """One live server for a whole test module (start-up warms ~3 s of sentence models):
-    for tests that each sign up a user of their own and so cannot see each other."""
+    for tests that each sign up a user of their own and so cannot see each other. Once on
+    SQLite and once on PostgreSQL (tests/databases.py): the same tests pass on both."""
     folder = tmp_path_factory.mktemp("server")
     settings = Settings(data_dir=folder / "data", cache_dir=MODEL_CACHE, model="fixture",
                         context_tokens=2048, max_reply_tokens=48, temperature=0.0)
-    async with serving(for_server(settings), fixture_model) as server:
-        yield server
+    postgres, database = None, ""
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        database = postgres.new_database()
+        settings = settings.with_overrides(database_url=postgres.url(database))
+    try:
+        async with serving(for_server(settings), fixture_model) as server:
+            yield server
+    finally:
+        if postgres is not None:
+            postgres.drop_database(database)
 
 
 # The shipped persona's KV snapshot is no one's data and the same for every test: kept beside

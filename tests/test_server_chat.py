@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from databases import postgres
 from os1.checkins.records import Candidate
 from os1.checkins.scheduler import CheckIns
 from os1.config import Settings
@@ -22,8 +23,7 @@ from os1.server.chat_socket import ChatSession, Outbox
 from os1.server.limits import MemoryRateLimits, key
 from os1.server.protocol import MAX_TEXT_FRAME
 from os1.server.state import ServerState
-from os1.store.base import Turn, User
-from os1.store.sqlite import SQLiteStore
+from os1.store.base import Database, Turn, User
 from server_helpers import (
     PASSWORD,
     LiveServer,
@@ -34,7 +34,7 @@ from server_helpers import (
     shared_server,
 )
 
-__all__ = ["server_settings", "shared_server"]  # fixtures, used by name
+__all__ = ["postgres", "server_settings", "shared_server"]  # fixtures, used by name
 
 
 async def _token(server: LiveServer, name: str) -> str:
@@ -60,15 +60,15 @@ async def _until(ws: ClientConnection, kind: str, timeout: float = 60.0) -> list
                 return frames
 
 
-def _user(store: SQLiteStore, name: str) -> User:
+def _user(store: Database, name: str) -> User:
     return store.user(name)  # exists already: signed up
 
 
-def _turns(store: SQLiteStore, user: User) -> list[Turn]:
+def _turns(store: Database, user: User) -> list[Turn]:
     return list(store.turns(user, store.current_conversation(user).id))
 
 
-async def _stored_reply(store: SQLiteStore, user: User, timeout: float = 20.0) -> Turn:
+async def _stored_reply(store: Database, user: User, timeout: float = 20.0) -> Turn:
     """The assistant's turn, once the companion has written it (it may take a moment after
     the socket is gone)."""
     async with asyncio.timeout(timeout):
@@ -282,7 +282,7 @@ async def test_a_client_that_stops_reading_is_closed_and_the_turn_completes(
         server_settings: Settings, fixture_model: EmbeddedModel) -> None:
     companion = companion_on(server_settings, fixture_model)
     store = companion.store
-    assert isinstance(store, SQLiteStore)
+    assert isinstance(store, Database)
     limits = MemoryRateLimits()
     state = ServerState(server_settings, companion, None, limits)  # type: ignore[arg-type]
     user = store.user("Sam")
