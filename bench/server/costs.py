@@ -14,6 +14,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -45,6 +46,16 @@ def cpu_ms(work: Callable[[int], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
+def crisis_batch(crisis: CrisisDetector, texts: list[str]) -> None:
+    """Four messages that arrive together: one thread each, as the server's thread pool runs
+    them; the check puts the ones that wait into one forward pass."""
+    threads = [threading.Thread(target=crisis.read, args=(t,)) for t in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def measure(repeat: int) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix="os1-costs-"))
     settings = Settings(data_dir=folder)
@@ -65,6 +76,12 @@ def measure(repeat: int) -> dict[str, float]:
         "feeling read (affect on)": cpu_ms(lambda i: affect.reader.read(text(i)), repeat),
         "crisis check + feeling read of one message (they share layers)": cpu_ms(
             lambda i: (crisis.read(text(i) + "!"), affect.reader.read(text(i) + "!")), repeat),
+        "crisis check + feeling read + recall of one message (recall goes on from their "
+        "layers)": cpu_ms(
+            lambda i: (crisis.read(text(i) + "?"), affect.reader.read(text(i) + "?"),
+                       engine.recall(user, text(i) + "?", 3, now)), repeat),
+        "crisis check, 4 messages arriving together (4 threads), per message": cpu_ms(
+            lambda i: crisis_batch(crisis, [text(i + j) + "#" for j in range(4)]), repeat) / 4,
         "episode write, one turn (memory on; twice a turn)": cpu_ms(
             lambda i: engine.embed_query(text(i)), repeat),
     }

@@ -61,16 +61,31 @@ class CrisisClassifier:
         self.metadata = dict(meta)
 
     def scores(self, text: str, cues: Cues) -> Scores:
-        x = self._embedder.lower(text, self._first, self._max_tokens)
-        bias = padding_bias(np.ones((1, x.shape[1]), dtype=np.float32))
+        return self.scores_many([(text, cues)])[0]
+
+    def scores_many(self, items: list[tuple[str, Cues]]) -> list[Scores]:
+        """Several messages in one forward pass (padded, the padding masked out of attention
+        and of the mean): the same scores as one at a time, up to float rounding, for about
+        half the CPU of four single passes (the weights are read once, not four times)."""
+        lowered = self._embedder.lower_many([text for text, _ in items], self._first,
+                                            self._max_tokens)
+        lengths = [states.shape[1] for states in lowered]
+        width = lowered[0].shape[2]
+        x = np.zeros((len(items), max(lengths), width), dtype=np.float32)
+        mask = np.zeros((len(items), max(lengths)), dtype=np.float32)
+        for row, states in enumerate(lowered):
+            x[row, : lengths[row]] = states[0]
+            mask[row, : lengths[row]] = 1.0
+        bias = padding_bias(mask)
         for layer in self._layers:
             x = run_layer(x, layer, bias, self._embedder.heads, self._embedder.eps)
-        pooled = x.mean(axis=1)[0]
-        logits = np.concatenate([pooled, np.asarray(cues.features(), dtype=np.float32)]) \
-            @ self._weight + self._bias
+        pooled = (x * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        features = np.asarray([cues.features() for _, cues in items], dtype=np.float32)
+        logits = np.concatenate([pooled, features], axis=1) @ self._weight + self._bias
         probabilities = softmax(logits)
-        best = int(np.argmax(probabilities[1:])) + 1
-        return Scores(risk=float(1.0 - probabilities[0]), kind=CLASSES[best])
+        best = np.argmax(probabilities[:, 1:], axis=1) + 1
+        return [Scores(risk=float(1.0 - p[0]), kind=CLASSES[int(b)])
+                for p, b in zip(probabilities, best, strict=True)]
 
 
 def softmax(logits: NDArray[np.float32]) -> NDArray[np.float32]:
