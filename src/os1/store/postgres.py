@@ -44,7 +44,8 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from os1.store.base import Conversation, NewTurn, StorageError, Turn, TurnStatus, User
+from os1.store.base import StorageError, User
+from os1.store.conversations import ConversationQueries, to_text
 from os1.store.dialect import (
     Schema,
     Statement,
@@ -66,10 +67,6 @@ _WRITE_LOCK = 0x05_02
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _to_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class _NumericLoader(Loader):
@@ -217,7 +214,7 @@ def _wrap(call: Callable[[], T], sql: str = "") -> T:
         raise sqlite3.DatabaseError(str(exc).strip()) from exc
 
 
-class PostgresStore:
+class PostgresStore(ConversationQueries):
     """Thread-safe and process-safe: a pool of connections, row-level security per user."""
 
     def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 10,
@@ -344,61 +341,11 @@ class PostgresStore:
             row = db.execute(select, (name,)).fetchone()
             if row is None:
                 db.execute("INSERT INTO users (name, created_at) VALUES (?, ?) "
-                           "ON CONFLICT (name) DO NOTHING", (name, _to_text(_now())))
+                           "ON CONFLICT (name) DO NOTHING", (name, to_text(_now())))
                 row = db.execute(select, (name,)).fetchone()
             if row is None:
                 raise StorageError(f"The user {name!r} is not visible to this request.")
             return User(id=row[0], name=row[1], created_at=datetime.fromisoformat(row[2]))
-
-        return self.run(work)
-
-    def current_conversation(self, user: User) -> Conversation:
-        def work(db: sqlite3.Connection) -> Conversation | None:
-            row = db.execute(
-                "SELECT id, user_id, started_at FROM conversations WHERE user_id = ? "
-                "ORDER BY id DESC LIMIT 1", (user.id,)).fetchone()
-            return None if row is None else Conversation(row[0], row[1],
-                                                         datetime.fromisoformat(row[2]))
-
-        return self.run(work) or self.new_conversation(user)
-
-    def new_conversation(self, user: User) -> Conversation:
-        def work(db: sqlite3.Connection) -> Conversation:
-            started = _now()
-            cursor = db.execute(
-                "INSERT INTO conversations (user_id, started_at) VALUES (?, ?)",
-                (user.id, _to_text(started)))
-            return Conversation(id=cast(int, cursor.lastrowid), user_id=user.id,
-                                started_at=started)
-
-        return self.run(work)
-
-    def add_turn(self, user: User, turn: NewTurn) -> Turn:
-        def work(db: sqlite3.Connection) -> Turn:
-            cursor = db.execute(
-                "INSERT INTO turns (conversation_id, user_id, role, content, context, status, "
-                "created_at) SELECT id, user_id, ?, ?, ?, ?, ? FROM conversations "
-                "WHERE id = ? AND user_id = ?",
-                (turn.role, turn.content, turn.context, turn.status,
-                 _to_text(turn.created_at), turn.conversation_id, user.id))
-            if cursor.rowcount != 1:
-                raise StorageError(
-                    f"Conversation {turn.conversation_id} does not belong to user {user.name!r}.")
-            return Turn(id=cast(int, cursor.lastrowid), conversation_id=turn.conversation_id,
-                        role=turn.role, content=turn.content, context=turn.context,
-                        status=turn.status, created_at=turn.created_at)
-
-        return self.run(work)
-
-    def turns(self, user: User, conversation_id: int) -> Sequence[Turn]:
-        def work(db: sqlite3.Connection) -> list[Turn]:
-            rows = db.execute(
-                "SELECT id, conversation_id, role, content, context, status, created_at "
-                "FROM turns WHERE user_id = ? AND conversation_id = ? ORDER BY id",
-                (user.id, conversation_id)).fetchall()
-            return [Turn(id=r[0], conversation_id=r[1], role=r[2], content=r[3], context=r[4],
-                         status=cast(TurnStatus, r[5]), created_at=datetime.fromisoformat(r[6]))
-                    for r in rows]
 
         return self.run(work)
 

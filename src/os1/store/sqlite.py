@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +12,12 @@ from typing import TypeVar, cast
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from os1.store.base import Conversation, NewTurn, StorageError, Turn, TurnStatus, User
+from os1.store.base import StorageError, User
+from os1.store.conversations import ConversationQueries
+
+# Where every module has long found them; they live with the queries both stores share.
+from os1.store.conversations import from_text as from_text
+from os1.store.conversations import to_text as to_text
 from os1.store.encryption import (
     DatabaseKey,
     EncryptionError,
@@ -35,16 +40,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def to_text(moment: datetime) -> str:
-    """How every table keeps a moment: UTC ISO text to the microsecond (sorts as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_text(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-class SQLiteStore:
+class SQLiteStore(ConversationQueries):
     """Thread-safe: the companion calls it from worker threads so the event loop stays free."""
 
     def __init__(self, path: Path, *, key: DatabaseKey | None = None,
@@ -123,7 +119,7 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
 
-    # -- users and conversations ------------------------------------------------
+    # -- users (conversations and turns: store/conversations.py) -------------------
 
     def user(self, name: str) -> User:
         def work(db: sqlite3.Connection) -> User:
@@ -135,66 +131,6 @@ class SQLiteStore:
                 "SELECT id, name, created_at FROM users WHERE name = ?", (name,)
             ).fetchone()
             return User(id=row[0], name=row[1], created_at=from_text(row[2]))
-
-        return self.run(work)
-
-    def current_conversation(self, user: User) -> Conversation:
-        def work(db: sqlite3.Connection) -> Conversation | None:
-            row = db.execute(
-                "SELECT id, user_id, started_at FROM conversations WHERE user_id = ? "
-                "ORDER BY id DESC LIMIT 1",
-                (user.id,),
-            ).fetchone()
-            return None if row is None else _conversation(row)
-
-        return self.run(work) or self.new_conversation(user)
-
-    def new_conversation(self, user: User) -> Conversation:
-        def work(db: sqlite3.Connection) -> Conversation:
-            started = _now()
-            cursor = db.execute(
-                "INSERT INTO conversations (user_id, started_at) VALUES (?, ?)",
-                (user.id, to_text(started)),
-            )
-            return Conversation(id=cast(int, cursor.lastrowid), user_id=user.id,
-                                started_at=started)
-
-        return self.run(work)
-
-    # -- turns --------------------------------------------------------------------
-
-    def add_turn(self, user: User, turn: NewTurn) -> Turn:
-        def work(db: sqlite3.Connection) -> Turn:
-            # The conversation must belong to this user: checked in the same statement.
-            cursor = db.execute(
-                "INSERT INTO turns (conversation_id, user_id, role, content, context, status, "
-                "created_at) SELECT id, user_id, ?, ?, ?, ?, ? FROM conversations "
-                "WHERE id = ? AND user_id = ?",
-                (turn.role, turn.content, turn.context, turn.status,
-                 to_text(turn.created_at), turn.conversation_id, user.id),
-            )
-            if cursor.rowcount != 1:
-                raise StorageError(
-                    f"Conversation {turn.conversation_id} does not belong to user {user.name!r}."
-                )
-            return Turn(id=cast(int, cursor.lastrowid), conversation_id=turn.conversation_id,
-                        role=turn.role, content=turn.content, context=turn.context,
-                        status=turn.status, created_at=turn.created_at)
-
-        return self.run(work)
-
-    def turns(self, user: User, conversation_id: int) -> Sequence[Turn]:
-        def work(db: sqlite3.Connection) -> list[Turn]:
-            rows = db.execute(
-                "SELECT id, conversation_id, role, content, context, status, created_at "
-                "FROM turns WHERE user_id = ? AND conversation_id = ? ORDER BY id",
-                (user.id, conversation_id),
-            ).fetchall()
-            return [
-                Turn(id=r[0], conversation_id=r[1], role=r[2], content=r[3], context=r[4],
-                     status=cast(TurnStatus, r[5]), created_at=from_text(r[6]))
-                for r in rows
-            ]
 
         return self.run(work)
 
@@ -245,10 +181,6 @@ def _unlock(db: sqlite3.Connection, key: DatabaseKey, path: Path) -> None:
             "passphrase, run `os1 config set encryption passphrase`; if the keyring entry was "
             "replaced, restore it from a keyring backup."
         ) from None
-
-
-def _conversation(row: tuple[int, int, str]) -> Conversation:
-    return Conversation(id=row[0], user_id=row[1], started_at=from_text(row[2]))
 
 
 def _explain(exc: Exception, path: Path) -> str:
