@@ -10,15 +10,15 @@ it records the CLI's and the chat's).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Path, status
 from pydantic import AfterValidator, BaseModel, Field
 
+from os1.local_zone import named_local_zone
 from os1.server.auth import Problem, current_user
 from os1.server.protocol import MAX_TEXT_FRAME
 from os1.server.state import ServerState, server_state
@@ -102,18 +102,9 @@ def store_of(state: ServerState) -> Database:
 
 
 def server_zone() -> ZoneInfo | None:
-    """The server's own named zone (TZ, else /etc/localtime), like `os1 remind` reads the
-    computer's: the server has one zone for everyone until users can set their own."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if not name:
-        target = os.path.realpath("/etc/localtime")
-        name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return None
+    """The server's own named zone, like `os1 remind` reads the computer's: the server has
+    one zone for everyone until users can set their own."""
+    return named_local_zone()
 
 
 def server_now() -> datetime:

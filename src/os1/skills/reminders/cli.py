@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Console
 from rich.markup import escape
 
 from os1.config import Settings
+from os1.local_zone import named_local_zone
 from os1.skills.actions import (
     ActionContext,
     ActionLog,
@@ -101,18 +100,9 @@ def command(words: list[str]) -> tuple[str, dict[str, Any], bool]:
 
 
 def local_now() -> datetime:
-    """Now in this computer's named zone (TZ, else /etc/localtime), so "tomorrow at 9" said
-    the night before a DST change is 9 on the clock; a fixed offset when no name is found."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if not name:
-        target = os.path.realpath("/etc/localtime")
-        name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
-    if name:
-        try:
-            return datetime.now(ZoneInfo(name))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return datetime.now().astimezone()
+    """Now in this computer's named zone; a fixed offset when it names none."""
+    zone = named_local_zone()
+    return datetime.now(zone) if zone is not None else datetime.now().astimezone()
 
 
 def run_remind(settings: Settings, args: argparse.Namespace, console: Console,
