@@ -7,7 +7,6 @@ person can act on; a stack trace goes to the log, never to the client.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -30,9 +29,20 @@ from os1.checkins.outreach import Outreach
 from os1.checkins.scheduler import CheckIns
 from os1.companion import Companion
 from os1.config import Settings
-from os1.server import auth, chat_socket
+from os1.server import auth, chat_socket, voice_socket
 from os1.server.accounts import Accounts
 from os1.server.limits import MemoryRateLimits, RateLimits
+from os1.server.routes import (
+    checkins,
+    history,
+    letters,
+    memory,
+    mood,
+    onboarding,
+    privacy,
+    reminders,
+)
+from os1.server.routes import settings as settings_routes
 from os1.server.state import ServerState
 from os1.store.base import Database, StorageError
 
@@ -40,21 +50,6 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"
 MAX_BODY = 1024 * 1024  # no os1 request needs more than a long letter's worth
-
-# Routers written alongside this module; each is mounted if it is there (a missing one is
-# logged, not fatal, while they are being written).
-ROUTER_MODULES = (
-    "os1.server.routes.history",
-    "os1.server.routes.memory",
-    "os1.server.routes.mood",
-    "os1.server.routes.letters",
-    "os1.server.routes.reminders",
-    "os1.server.routes.settings",
-    "os1.server.routes.onboarding",
-    "os1.server.routes.privacy",
-    "os1.server.routes.checkins",
-    "os1.server.voice_socket",
-)
 
 _NO_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>os1</title>
 </head><body><h1>os1</h1><p>The server is running, but its web page is not installed
@@ -99,8 +94,9 @@ def create_app(settings: Settings, companion: Companion, *, limits: RateLimits |
         """Whether the server is up (no session needed)."""
         return Health(status="ok")
 
-    for name in ROUTER_MODULES:
-        _include(app, name)
+    for routes in (history, memory, mood, letters, reminders, settings_routes, onboarding,
+                   privacy, checkins, voice_socket):
+        app.include_router(routes.router)
     for extra in routers:
         app.include_router(extra)
     _web_page(app)
@@ -139,17 +135,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     for turn in unsaved:  # last resort: the database refused them to the end
         log.error("unsaved %s turn (conversation %d): %s", turn.role, turn.conversation_id,
                   turn.content)
-
-
-def _include(app: FastAPI, name: str) -> None:
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
-            raise  # the module is there but something it imports is not: a real error
-        log.warning("%s is not written yet: its routes are left out", name)
-        return
-    app.include_router(module.router)
 
 
 def _web_page(app: FastAPI) -> None:
