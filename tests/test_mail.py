@@ -61,7 +61,7 @@ from os1.skills.mail.credentials import Password, load_password, save_password
 from os1.skills.mail.imap import TIMEOUT_S, MailClient, MailServerError
 from os1.skills.mail.kept import Draft, Kept, Listed, forget
 from os1.skills.mail.message import html_to_text, parse_message
-from os1.skills.mail.replies import reply_email
+from os1.skills.mail.replies import chat_samples, reply_email
 from os1.skills.mail.skill import MailSkill
 from os1.store.base import NewTurn, User
 from os1.store.encryption import DatabaseKey, database_state
@@ -657,6 +657,24 @@ def test_cli_connect_triage_show_and_delete(
     code, _, err = run_cli(encrypted, "show", "1", monkeypatch=monkeypatch)
     assert code == 1 and "os1 mail connect" in err
 
+
+
+def test_style_samples_from_the_chat_leave_out_codes_addresses_and_links(
+        store: SQLiteStore) -> None:
+    """Samples show the model the user's voice; what is private in them it does not need (and
+    a small model repeats what it is shown)."""
+    user = store.user("me")
+    conversation = store.current_conversation(user)
+    said = ["honestly the week has been a lot, work is mad busy and I'm knackered",
+            "my locker code at the gym is 4471, I keep forgetting it lol",
+            "write to me at sam.private@example.com whenever you like, ok?",
+            "that recipe was from https://example.com/soup, so good honestly",
+            "call me on 07700 900 123 when you land tomorrow please",
+            "ha yeah, we should totally do that, count me in!!"]
+    for text in said:
+        store.add_turn(user, NewTurn(conversation.id, "user", text, "", "complete", NOW))
+    samples = store.run(lambda db: chat_samples(db, user))
+    assert samples == [said[5], said[0]]
 
 
 # -- the real model ------------------------------------------------------------------------------
