@@ -22,6 +22,7 @@ from rich.console import Console
 from conftest import ScriptedModel
 from os1.checkins.scheduler import CheckIns
 from os1.config import Settings
+from os1.local_zone import local_now
 from os1.skills.actions import (
     ActionContext,
     ActionError,
@@ -33,7 +34,7 @@ from os1.skills.actions import (
 from os1.skills.planner import Planned, Planner, cued_skills
 from os1.skills.reminders import command_actions, reminder_actions, snooze_until
 from os1.skills.reminders.book import Reminders
-from os1.skills.reminders.cli import command, local_now, run_remind
+from os1.skills.reminders.cli import command, run_remind
 from os1.skills.reminders.ical import calendar, import_entries, read_entries
 from os1.skills.reminders.parse import parse_parts, parse_request
 from os1.store.base import User

@@ -4,6 +4,7 @@ change must be 9 on the clock, which a fixed UTC offset gets wrong."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -19,3 +20,9 @@ def named_local_zone() -> ZoneInfo | None:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return None
+
+
+def local_now() -> datetime:
+    """Now, aware, in this computer's named zone (a fixed offset when it names none)."""
+    zone = named_local_zone()
+    return datetime.now(zone) if zone is not None else datetime.now().astimezone()

@@ -13,12 +13,11 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar, Union
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Path, status
 from pydantic import AfterValidator, BaseModel, Field
 
-from os1.local_zone import named_local_zone
+from os1.local_zone import local_now
 from os1.server.auth import Problem, current_user
 from os1.server.protocol import MAX_TEXT_FRAME
 from os1.server.state import ServerState, server_state
@@ -51,7 +50,6 @@ def _storable(text: str) -> str:
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="its id")]
 ListedId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Words = Annotated[str, AfterValidator(_storable)]
-
 
 
 class InvalidFields(BaseModel):
@@ -101,16 +99,10 @@ def store_of(state: ServerState) -> Database:
     return store
 
 
-def server_zone() -> ZoneInfo | None:
-    """The server's own named zone, like `os1 remind` reads the computer's: the server has
-    one zone for everyone until users can set their own."""
-    return named_local_zone()
-
-
 def server_now() -> datetime:
-    """Now, aware, in the server's zone (a fixed offset when it has no name)."""
-    zone = server_zone()
-    return datetime.now(zone) if zone is not None else datetime.now().astimezone()
+    """Now in the server's own zone, as `os1 remind` reads the computer's: the server has one
+    zone for everyone until users can set their own."""
+    return local_now()
 
 
 def actions_of(state: ServerState) -> Actions:

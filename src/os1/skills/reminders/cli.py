@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from os1.config import Settings
-from os1.local_zone import named_local_zone
+from os1.local_zone import local_now
 from os1.skills.actions import (
     ActionContext,
     ActionLog,
@@ -97,12 +96,6 @@ def command(words: list[str]) -> tuple[str, dict[str, Any], bool]:
     if args.username:
         arguments["username"] = args.username
     return "remind.sync", arguments, args.yes
-
-
-def local_now() -> datetime:
-    """Now in this computer's named zone; a fixed offset when it names none."""
-    zone = named_local_zone()
-    return datetime.now(zone) if zone is not None else datetime.now().astimezone()
 
 
 def run_remind(settings: Settings, args: argparse.Namespace, console: Console,
