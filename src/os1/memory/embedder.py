@@ -154,7 +154,7 @@ class Embedder:
     def embed_one(self, text: str) -> Vectors:
         # A turn's message is read by the crisis check and the feeling reader first (`lower`),
         # then recalled with: go on from their lower layers instead of running them again.
-        ids = self._tokenizer.encode(text if text.strip() else ".").ids
+        ids = self._ids(text)
         with self._recent_lock:
             done, states = next(((layers, self._recent[(tuple(ids), layers)])
                                  for layers in range(len(self._layers), 0, -1)
@@ -189,27 +189,20 @@ class Embedder:
     def eps(self) -> float:
         return self._eps
 
+    def _ids(self, text: str, max_tokens: int = _MAX_TOKENS) -> list[int]:
+        """The text's token ids, cut to ``max_tokens`` with the closing [SEP] kept."""
+        ids: list[int] = self._tokenizer.encode(text if text.strip() else ".").ids
+        if len(ids) > max_tokens:
+            ids = [*ids[: max_tokens - 1], ids[-1]]
+        return ids
+
     def lower(self, text: str, layers: int, max_tokens: int = _MAX_TOKENS) -> NDArray[np.float32]:
         """The text's token states after the first ``layers`` encoder layers, shape (1, n, 384):
         the emotion reader goes on from there with layers of its own. ``max_tokens`` cuts the
-        text as the reader was trained (the closing [SEP] is kept)."""
-        ids = self._tokenizer.encode(text if text.strip() else ".").ids
-        if len(ids) > max_tokens:
-            ids = [*ids[: max_tokens - 1], ids[-1]]
-        # The emotion reader and the crisis check both go on from the same lower layers for
-        # the same message, from different threads: compute them once.
-        key = (tuple(ids), layers)
-        with self._recent_lock:
-            cached = self._recent.get(key)
-        if cached is not None:
-            return cached
-        states: NDArray[np.float32] = self._hidden([ids], layers)[0]
-        states.flags.writeable = False  # shared between callers
-        with self._recent_lock:
-            self._recent[key] = states
-            while len(self._recent) > _RECENT:
-                self._recent.popitem(last=False)
-        return states
+        text as the reader was trained (the closing [SEP] is kept). The emotion reader and the
+        crisis check both go on from the same lower layers for the same message, from
+        different threads: they are computed once and kept for the last few messages."""
+        return self.lower_many([text], layers, max_tokens)[0]
 
     def lower_many(self, texts: list[str], layers: int, max_tokens: int = _MAX_TOKENS
                    ) -> list[NDArray[np.float32]]:
@@ -217,12 +210,7 @@ class Embedder:
         the text's own tokens only. Small products are bound by reading the weights, so one
         pass over four messages costs about what two single passes do; padding is masked, so
         each result equals its single-text one up to float rounding (~1e-6)."""
-        all_ids = []
-        for text in texts:
-            ids = self._tokenizer.encode(text if text.strip() else ".").ids
-            if len(ids) > max_tokens:
-                ids = [*ids[: max_tokens - 1], ids[-1]]
-            all_ids.append(ids)
+        all_ids = [self._ids(text, max_tokens) for text in texts]
         out: list[NDArray[np.float32] | None] = []
         with self._recent_lock:
             for ids in all_ids:
