@@ -29,7 +29,7 @@ from os1.checkins.outreach import Outreach
 from os1.companion import Companion
 from os1.events import Token
 from os1.server.auth import socket_token, socket_user
-from os1.server.limits import key
+from os1.server.limits import too_fast, turn_wait
 from os1.server.protocol import MAX_TEXT_FRAME, event_json
 from os1.server.state import ServerState, socket_state
 from os1.store.base import StorageError, User
@@ -262,11 +262,9 @@ class ChatSession:
         if self._user.id in running:  # the same user in another tab, mid-reply
             await self._error("A reply is being written in another window; wait for it.")
             return
-        limits = self._state.limits
-        wait = await limits.take(key("turn", self._user.id), limits.rules.turns)
+        wait = await turn_wait(self._state.limits, self._user.id)
         if wait is not None:
-            await self._error(f"You are sending messages very fast; wait {max(1, round(wait))}"
-                              " seconds.", retry_after=max(1, round(wait)))
+            await self._error(too_fast(wait), retry_after=wait)
             return
         async with self._lock:
             running.add(self._user.id)

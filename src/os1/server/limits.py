@@ -95,6 +95,17 @@ def retry_after(wait_s: float) -> str:
     return str(max(1, math.ceil(wait_s)))
 
 
+async def turn_wait(limits: RateLimits, user_id: int) -> int | None:
+    """Spend one of the user's turns (every socket, text or voice, draws on the same bucket):
+    None when the turn may start, else the whole seconds to wait."""
+    wait = await limits.take(key("turn", user_id), limits.rules.turns)
+    return None if wait is None else max(1, round(wait))
+
+
+def too_fast(wait_s: int) -> str:
+    return f"You are sending messages very fast; wait {wait_s} seconds."
+
+
 @dataclass
 class _Bucket:
     tokens: float

@@ -52,7 +52,7 @@ from os1.companion import Companion, Delivery
 from os1.config import Settings
 from os1.events import Event, TurnError
 from os1.server.auth import socket_token, socket_user
-from os1.server.limits import key
+from os1.server.limits import too_fast, turn_wait
 from os1.server.protocol import MAX_TEXT_FRAME, event_json
 from os1.server.socket_audio import (
     AudioFlood,
@@ -352,11 +352,9 @@ class VoiceCall:
         if self.session.busy:
             self._error("wait for the reply, or talk over it")
             return
-        wait = await self.state.limits.take(key("turn", self.user.id),
-                                            self.state.limits.rules.turns)
+        wait = await turn_wait(self.state.limits, self.user.id)
         if wait is not None:
-            self._error(f"That is a lot of messages at once; try again in "
-                        f"{max(1, round(wait))} seconds.")
+            self._error(too_fast(wait))
             return
         # Typed words take the spoken path (the voice answers): the session's own way in,
         # with no sound to read the mood from.
