@@ -382,6 +382,9 @@ async def test_two_people_chat_and_talk_apart(live_server: LiveServer, browser: 
     await expect(ada.locator("#mem-list")).to_contain_text("Ada grows tomatoes")
     await ada.get_by_role("searchbox", name="Search memories").fill("tomatoes")
     await ada.get_by_role("button", name="Search").click()
+    # The search's own answer, not the list the reload drew before it.
+    await expect(ada.locator("#mem-count")).to_contain_text("matching “tomatoes”")
+    await expect(ada.locator("#mem-list")).not_to_have_attribute("aria-busy", "true")
     await expect(ada.locator("#mem-list")).to_contain_text("Ada grows tomatoes")
     await shot(ada, "memories")
     # Forget, behind a confirm: cancelling keeps it, confirming removes it for good.

@@ -36,6 +36,19 @@ export function announce(text, { sticky = false, kind = "info" } = {}) {
   if (!sticky && text) statusTimer = setTimeout(() => { status.textContent = ""; }, 6000);
 }
 
+/**
+ * For a list that several requests may redraw (showing the page, a search, a change): each call
+ * returns a check that is true only while no later call has been made, so an answer that a
+ * newer request overtook is dropped instead of drawing stale rows.
+ */
+export function newestOnly() {
+  let newest = 0;
+  return () => {
+    const mine = ++newest;
+    return () => mine === newest;
+  };
+}
+
 /** Ask before forgetting something; resolves true when the user confirms. */
 export function confirmAction(question, okLabel = "Forget") {
   const dialog = $("confirm");

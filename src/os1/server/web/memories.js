@@ -1,7 +1,11 @@
 // What os1 remembers (GET /api/memories): search, edit a memory in place, forget one.
 
 import { del, get, patch } from "./api.js";
-import { $, announce, confirmAction, el, timeElement } from "./dom.js";
+import { $, announce, confirmAction, el, newestOnly, timeElement } from "./dom.js";
+
+const listRequest = newestOnly();
+// Ids forgotten on this page: a list fetched before the forget was answered may still hold them.
+const forgotten = new Set();
 
 const KIND_WORDS = { fact: "Fact", episode: "From a conversation", preference: "Preference",
   event: "Event", self: "About os1" };
@@ -70,6 +74,7 @@ function row(memory) {
     if (!(await confirmAction(`Forget this? “${memory.text}”`))) return;
     try {
       await del(`/api/memories/${memory.id}`);
+      forgotten.add(memory.id);
       const next = item.nextElementSibling ?? item.previousElementSibling;
       item.remove();
       updateCount();
@@ -91,9 +96,18 @@ function updateCount(query = $("mem-q").value.trim()) {
 
 async function load() {
   const query = $("mem-q").value.trim();
-  const found = await get(`/api/memories?limit=100&q=${encodeURIComponent(query)}`);
-  $("mem-list").replaceChildren(...(found?.memories ?? []).map(row));
-  updateCount(query);
+  const list = $("mem-list");
+  const newest = listRequest();
+  list.setAttribute("aria-busy", "true");
+  try {
+    const found = await get(`/api/memories?limit=100&q=${encodeURIComponent(query)}`);
+    if (!newest()) return;
+    const kept = (found?.memories ?? []).filter((memory) => !forgotten.has(memory.id));
+    list.replaceChildren(...kept.map(row));
+    updateCount(query);
+  } finally {
+    if (newest()) list.removeAttribute("aria-busy");
+  }
 }
 
 export function init() {
