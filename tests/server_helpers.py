@@ -17,20 +17,16 @@ Use them by importing them into a test module (pytest then finds them there)::
 - ``serving(settings, model)``: the same as an async context manager, for other settings.
 - ``app_with(settings, model)``: the app without a server, for FastAPI's ``TestClient`` or
   schemathesis (they run it in their own event loop; the embedded model works in any).
-- ``shared_persona_snapshot(data_dir)``: an ``os1 serve`` subprocess on a fresh data folder
-  restores the shipped persona's KV snapshot instead of reading the persona again.
 - ``sign_up(client, name)`` / ``a_sign_up(async_client, name)``: a new account, its token.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -148,28 +144,6 @@ async def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest
     finally:
         if postgres is not None:
             postgres.drop_database(database)
-
-
-# The shipped persona's KV snapshot is no one's data and the same for every test: kept beside
-# the models, so an `os1 serve` started on a fresh data folder restores it (a second) instead
-# of reading the persona again (15 s or more on a busy machine).
-PERSONA_KV_CACHE = MODEL_CACHE / "test-persona-kv"
-
-
-@contextmanager
-def shared_persona_snapshot(data_dir: Path) -> Iterator[None]:
-    """For a process that only warms the shipped persona (`os1 serve`: no user yet)."""
-    kv = data_dir / "kv"
-    kv.mkdir(parents=True, exist_ok=True)
-    for snapshot in PERSONA_KV_CACHE.glob("persona-*.bin"):
-        shutil.copy2(snapshot, kv / snapshot.name)
-    try:
-        yield
-    finally:
-        PERSONA_KV_CACHE.mkdir(parents=True, exist_ok=True)
-        for snapshot in kv.glob("persona-*.bin"):
-            if not (PERSONA_KV_CACHE / snapshot.name).exists():
-                shutil.copy2(snapshot, PERSONA_KV_CACHE / snapshot.name)
 
 
 def sign_up(client: Any, name: str, password: str = PASSWORD) -> str:

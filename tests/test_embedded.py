@@ -9,6 +9,7 @@ import pytest
 
 from os1.llm.base import ChatMessage, GenerationOptions, ModelFileError
 from os1.llm.embedded import EmbeddedModel
+from os1.store.files import shred
 
 MESSAGES = [ChatMessage("system", "You are kind."), ChatMessage("user", "Tell me about the sea.")]
 
@@ -97,3 +98,53 @@ def test_model_file_can_live_anywhere(fixture_model_path: Path, tmp_path: Path) 
     model = EmbeddedModel(copy, context_tokens=512)
     assert model.name == "small.gguf"
     asyncio.run(model.aclose())
+
+
+class _CountedPrompts:
+    """Passes everything to llama.cpp's server, counting the prompts it is asked to read."""
+
+    def __init__(self, server: object) -> None:
+        self._server = server
+        self.prompts = 0
+
+    def handle_chat_completions(self, *args: object, **kwargs: object) -> object:
+        self.prompts += 1
+        return self._server.handle_chat_completions(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._server, name)
+
+
+async def test_the_shipped_personas_snapshot_serves_every_data_folder(
+        fixture_model_path: Path, tmp_path: Path) -> None:
+    shipped = "You are os1, a warm companion. " * 20
+    personal = shipped + "The user likes to be called Addie."
+    machine = tmp_path / "cache" / "kv"
+
+    def model(folder: str) -> EmbeddedModel:
+        return EmbeddedModel(fixture_model_path, batch_threads=1, context_tokens=2048,
+                             state_dir=tmp_path / folder / "kv", shared_state_dir=machine)
+
+    first = model("first")
+    await first.warm(shipped, shipped)
+    await first.aclose()
+    kept = list(machine.glob("persona-*.bin"))
+    assert len(kept) == 1 and kept[0].stat().st_size > 0
+    before = kept[0].read_bytes()
+
+    # A fresh data folder restores it: the persona is not read again.
+    second = model("second")
+    counted = _CountedPrompts(second._server)
+    second._server = counted  # type: ignore[assignment]
+    await second.warm(shipped, shipped)
+    assert counted.prompts == 0
+    # A user's persona reads only its own layers, on top of the restored shipped one.
+    await second.warm(personal, shipped)
+    assert counted.prompts == 1
+    await second.aclose()
+
+    # The user's copy is theirs: shredding it (an erase) leaves the machine's copy whole.
+    own = tmp_path / "second" / "kv" / kept[0].name
+    assert own.exists()
+    shred(own)
+    assert kept[0].read_bytes() == before

@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,7 +45,6 @@ from server_helpers import (
     bearer,
     companion_on,
     server_settings,
-    shared_persona_snapshot,
     sign_up,
 )
 
@@ -373,8 +371,7 @@ def test_os1_serve_serves_and_stops_cleanly(clean_env: dict[str, str]) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-c", _OS1_SERVER_VERBS, "serve", "--port", str(port)]
-    with shared_persona_snapshot(Path(clean_env["OS1_DATA_DIR"])):
-        _serve_and_stop(command, env, port)
+    _serve_and_stop(command, env, port)
 
 
 def _serve_and_stop(command: list[str], env: dict[str, str], port: int) -> None:

@@ -43,4 +43,5 @@ def open_chat_model(settings: Settings, model_file: Path | None) -> ChatModel:
         state_dir=settings.data_dir / "kv",
         # A snapshot of the conversation would be a plaintext copy beside an encrypted database.
         session_snapshots=settings.encryption == "off",
+        shared_state_dir=settings.cache_dir / "kv",
     )
