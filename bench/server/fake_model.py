@@ -22,6 +22,8 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from os1.server.loop import event_loop_factory
+
 WORDS = ("I", "hear", "you.", "That", "sounds", "like", "a", "lot", "to", "carry,", "and", "it",
          "makes", "sense", "that", "you", "feel", "it.", "Tell", "me", "a", "little", "more",
          "about", "what", "happened", "today,", "if", "you", "like.")
@@ -152,8 +154,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=60)
     args = parser.parse_args()
     pace = Pace(args.first_token_ms / 1000, args.interval_ms / 1000, args.tokens)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, pace))
+    with contextlib.suppress(KeyboardInterrupt), \
+            asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve(args.host, args.port, pace))
 
 
 if __name__ == "__main__":

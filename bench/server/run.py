@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT / "bench" / "server"))
 
 from load import Summary, as_dict, close_all, drive, hold, summarize  # noqa: E402
 
+from os1.server.loop import event_loop_factory  # noqa: E402
 from report import machine, write_section  # noqa: E402
 
 PASSWORD = "benchmark-password"
@@ -419,7 +420,9 @@ def main() -> None:
         results = json.loads(args.from_json.read_text())
         command = args.command_was
     else:
-        results = asyncio.run(main_async(args))
+        # The load client on uvloop too: it shares these 2 cores with the server it measures.
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            results = runner.run(main_async(args))
         command = "python bench/server/run.py " + shlex.join(sys.argv[1:])
     text = report(results, args, Pace(args.first_token_ms, args.interval_ms, args.tokens),
                   command, costs)

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from os1.config import Settings
 from os1.server.accounts import AccountError, check_new_password, set_password
+from os1.server.loop import event_loop_factory
 from os1.server.protocol import MAX_AUDIO_FRAME, MAX_TEXT_FRAME
 from os1.store.open import open_store
 
@@ -104,9 +105,10 @@ def _serve(settings: Settings, args: argparse.Namespace, console: Console,
         errors.print("[dim]Getting ready (the very first time takes a minute)…[/dim]")
         started = True  # Ctrl-C during start-up: uvicorn stops cleanly too
         # uvicorn shuts down gracefully on Ctrl-C, then passes it on: that is a normal stop.
-        with contextlib.suppress(KeyboardInterrupt):
-            started = asyncio.run(_run(uvicorn.Server(config), listener,
-                                       f"http://{shown}:{args.port}/", console))
+        with contextlib.suppress(KeyboardInterrupt), \
+                asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            started = runner.run(_run(uvicorn.Server(config), listener,
+                                      f"http://{shown}:{args.port}/", console))
         if not started:
             errors.print("[red]os1 serve could not start; the log above says why.[/red]")
             return EXIT_FAILED
