@@ -55,7 +55,8 @@ class World:
         return turn.id
 
     def run(self, start: datetime, end: datetime, *, reply: bool = False,
-            user: User | None = None, step: timedelta = STEP) -> list[CheckIn]:
+            user: User | None = None, conversation: Conversation | None = None,
+            step: timedelta = STEP) -> list[CheckIn]:
         """Tick every ``step``; with ``reply`` the user answers each check-in 10 minutes later
         (so the "two unanswered" rule stays out of the way)."""
         said: list[CheckIn] = []
@@ -63,7 +64,7 @@ class World:
         now = start
         while now <= end:
             while reply and replies and replies[0] <= now:
-                self.say("thanks, it went fine", replies.pop(0))
+                self.say("thanks, it went fine", replies.pop(0), user, conversation)
             for checkin in self.checkins.due(user or self.user, now):
                 said.append(checkin)
                 replies.append(now + timedelta(minutes=10))
@@ -470,3 +471,41 @@ def test_a_turn_stamped_just_before_the_last_tick_is_still_read(tmp_path: Path) 
     world.checkins.due(world.user, MONDAY)
     world.say("my exam is tomorrow", MONDAY - timedelta(minutes=5))
     assert world.checkins.plan(world.user, MONDAY + STEP) == 1
+
+
+# Six follow-ups, all due from Tuesday evening: enough to fill a day of three.
+EVENTS_TOMORROW = ("my exam is tomorrow", "I have a dentist appointment tomorrow",
+                   "big presentation tomorrow", "my driving test is tomorrow",
+                   "the interview is tomorrow", "my recital is tomorrow")
+
+
+def test_on_a_server_each_users_interview_answer_sets_their_day_limit(tmp_path: Path) -> None:
+    # The config says 2 a day; Ana said she is private (1 a day), Ben social (3 a day).
+    world = World(tmp_path)
+    world.checkins = CheckIns(world.store, world.settings, users_choose=True)
+    ben, bens_conversation = world.other("ben")
+    for user, style in ((world.user, "private"), (ben, "social")):
+        world.store.run(lambda db, user=user, style=style: db.execute(
+            "INSERT INTO onboarding (user_id, question, answer, status, at) "
+            "VALUES (?, 'social', ?, 'answered', ?)", (user.id, style, MONDAY.isoformat())))
+    for text in EVENTS_TOMORROW:
+        world.say(text, MONDAY)
+        world.say(text, MONDAY, ben, bens_conversation)
+
+    def most_in_a_day(said: list[CheckIn]) -> int:
+        days = [local(c.sent_at).date() for c in said]
+        return max(days.count(day) for day in days)
+
+    assert most_in_a_day(world.run(MONDAY, at(10, 12), reply=True)) == 1
+    assert most_in_a_day(world.run(MONDAY, at(10, 12), reply=True, user=ben,
+                                   conversation=bens_conversation)) == 3
+    # One person's os1 (no users_choose): the config's number rules, as `os1 setup` wrote it.
+    carl, carls_conversation = world.other("carl")
+    world.store.run(lambda db: db.execute(
+        "INSERT INTO onboarding (user_id, question, answer, status, at) "
+        "VALUES (?, 'social', 'private', 'answered', ?)", (carl.id, MONDAY.isoformat())))
+    for text in EVENTS_TOMORROW:
+        world.say(text, MONDAY, carl, carls_conversation)
+    world.checkins = CheckIns(world.store, world.settings)
+    assert most_in_a_day(world.run(MONDAY, at(10, 12), reply=True, user=carl,
+                                   conversation=carls_conversation)) == 2

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -19,6 +20,7 @@ from os1.checkins.records import Candidate
 from os1.checkins.scheduler import CheckIns
 from os1.config import Settings
 from os1.llm.embedded import EmbeddedModel
+from os1.server.accounts import Accounts
 from os1.server.chat_socket import ChatSession, Outbox
 from os1.server.limits import MemoryRateLimits, key
 from os1.server.protocol import MAX_TEXT_FRAME
@@ -284,11 +286,15 @@ async def test_a_client_that_stops_reading_is_closed_and_the_turn_completes(
     store = companion.store
     assert isinstance(store, Database)
     limits = MemoryRateLimits()
-    state = ServerState(server_settings, companion, None, limits)  # type: ignore[arg-type]
-    user = store.user("Sam")
+    accounts = Accounts(store, limits, hasher=PasswordHasher(time_cost=1, memory_cost=1024,
+                                                             parallelism=1))
+    state = ServerState(server_settings, companion, accounts, limits)
+    grant = await accounts.sign_up("Sam", PASSWORD, "127.0.0.1")
+    user = grant.user
     client = StalledClient()
     outbox = Outbox(client, size=4, patience_s=0.5)  # type: ignore[arg-type]
-    session = ChatSession(client, state, user, None, outbox=outbox)  # type: ignore[arg-type]
+    session = ChatSession(client, state, user, grant.token, None,  # type: ignore[arg-type]
+                          outbox=outbox)
     await client.inbox.put({"type": "websocket.receive",
                             "text": json.dumps({"type": "say", "text": "Hello, a story?"})})
     await asyncio.wait_for(session.serve(), 60)
@@ -319,6 +325,26 @@ async def test_logging_out_closes_that_sessions_socket_only(shared_server: LiveS
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     await second_ws.send(json.dumps({"type": "new"}))  # the other tab's session lives on
     await second_ws.close()
+
+
+async def test_a_session_ended_elsewhere_closes_its_socket_at_the_next_turn(
+        shared_server: LiveServer) -> None:
+    # Another API process logged this session out (or it expired): this process's open
+    # socket learns of it from the database when the user next speaks.
+    async with httpx.AsyncClient(base_url=shared_server.url) as client:
+        token = await a_sign_up(client, "Uma")
+    ws = await _open(shared_server, token)
+    uma = _user(shared_server.store, "Uma")
+    shared_server.store.run(lambda db: db.execute(
+        "DELETE FROM sessions WHERE user_id = ?", (uma.id,)))
+    await ws.send(json.dumps({"type": "say", "text": "Are you still there?"}))
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    said = shared_server.store.run(lambda db: db.execute(
+        "SELECT count(*) FROM turns WHERE user_id = ?", (uma.id,)).fetchone()[0])
+    assert said == 0  # nothing was taken in after the session ended
 
 
 async def test_erasing_the_account_ends_its_open_sockets_and_keeps_nothing(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from os1.checkins.records import (
     zone,
 )
 from os1.config import Settings
+from os1.persona import choices
 from os1.store.base import Database, User
 from os1.store.sqlite import transaction
 
@@ -41,10 +43,14 @@ _COLUMNS = ("id, kind, trigger_key, about, due_at, expires_at, text, status, sen
 
 
 class CheckIns:
-    def __init__(self, store: Database, settings: Settings) -> None:
+    def __init__(self, store: Database, settings: Settings, *,
+                 users_choose: bool = False) -> None:
+        """``users_choose``: a server's, where each user's own interview answer sets how many
+        check-ins a day they get (os1.persona.choices); else the config's number does."""
         self._store = store
         self._settings = settings
         self._rules = policy.Rules.of(settings)
+        self._users_choose = users_choose
         self._timeline = MoodTimeline(store)
 
     def plan(self, user: User, now: datetime) -> int:
@@ -183,7 +189,11 @@ class CheckIns:
         paused = None if state is None or state[0] is None else from_text(state[0])
         situation = policy.Situation(now, sent, paused, None if last is None else last[1],
                                      only_reminders=not self._settings.checkins)
-        return policy.decide(pending, situation, self._rules)
+        return policy.decide(pending, situation, self._rules_for(db, user))
+
+    def _rules_for(self, db: sqlite3.Connection, user: User) -> policy.Rules:
+        chosen = choices.checkins_per_day(db, user) if self._users_choose else None
+        return self._rules if chosen is None else replace(self._rules, per_day=chosen)
 
     def _pause_end(self, now: datetime) -> datetime:
         quiet = self._rules.quiet

@@ -30,6 +30,7 @@ from os1.config import ConfigError, set_in_config_file
 from os1.memory.engine import MemoryEngine
 from os1.memory.errors import EmbedderError
 from os1.memory.records import NewFact
+from os1.persona.choices import CHECKINS_PER_DAY
 from os1.persona.profile import (
     DEFAULT_COMPANION_NAME,
     TONES,
@@ -113,7 +114,6 @@ QUESTIONS: tuple[Question, ...] = (
 )
 _BY_ID = {question.id: question for question in QUESTIONS}
 
-_CHECKINS_PER_DAY = {"social": "3", "between": "2", "private": "1"}
 _CHECKINS_NOTE = " (os1 config set checkins_per_day changes that.)"
 # The persona field each question sets, and its value when the question is skipped.
 _PERSONA_FIELDS = {"address": "", "companion_name": DEFAULT_COMPANION_NAME, "tone": "warm"}
@@ -155,9 +155,11 @@ def position(question_id: str) -> int:
 
 
 class Onboarding:
-    def __init__(self, store: Database, memory: MemoryEngine | None, config_file: Path,
+    def __init__(self, store: Database, memory: MemoryEngine | None, config_file: Path | None,
                  safety: SafetyGuard | None, clock: Clock | None = None) -> None:
         """``memory`` None: answers are not seeded as memories (memory is off).
+        ``config_file`` None: a server's, where the stored answers are the user's settings
+        (os1.persona.choices) and the config file is everyone's.
         ``safety`` None: no crisis check (tests; the guard is always there in os1)."""
         self._store = store
         self._memory = memory
@@ -233,11 +235,11 @@ class Onboarding:
     def _apply(self, user: User, asked: Question, value: str) -> AnswerResult:
         reply = _reply(asked, value)
         try:
-            if asked.id == "voice":
+            if self._config_file is not None and asked.id == "voice":
                 set_in_config_file(self._config_file, "voice", value)
-            elif asked.id == "social":
+            elif self._config_file is not None and asked.id == "social":
                 set_in_config_file(self._config_file, "checkins_per_day",
-                                   _CHECKINS_PER_DAY[value])
+                                   str(CHECKINS_PER_DAY[value]))
                 reply += _CHECKINS_NOTE
         except ConfigError as exc:
             return AnswerResult("failed", f"I couldn't save that: {exc}")

@@ -80,7 +80,7 @@ def create_app(settings: Settings, companion: Companion, *, limits: RateLimits |
     )
     app.state.os1 = ServerState(settings, companion, accounts, limits)
     # One for the app: it remembers which check-in each user heard last ("not now").
-    app.state.outreach = (Outreach(companion, CheckIns(store, settings))
+    app.state.outreach = (Outreach(companion, CheckIns(store, settings, users_choose=True))
                           if settings.checkins else None)
     app.state.checkins_every_s = checkins_every_s
     app.state.turns_running = set()  # users with a turn under way (chat_socket)

@@ -7,6 +7,7 @@ Bearer <token>`` or the ``os1_session`` cookie), with the request scoped to them
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from datetime import datetime
 from typing import Annotated
@@ -21,6 +22,7 @@ from os1.server.accounts import (
     NAME_PATTERN,
     PASSWORD_MAX,
     PASSWORD_MIN,
+    Accounts,
     Grant,
     NameTaken,
     NotLoggedIn,
@@ -203,6 +205,20 @@ async def socket_user(websocket: WebSocket) -> User | None:
     return user
 
 
+async def still_logged_in(websocket: WebSocket, accounts: Accounts, token: str | None) -> bool:
+    """Checked before each turn on an open socket: its session (``token``, the one it opened
+    with) may have ended meanwhile: it expired, or the user logged out through another API
+    process (each process closes only its own sockets; sessions live in the database). An
+    ended one closes the socket with 4401, as at opening."""
+    try:
+        await accounts.user_for(token)
+    except NotLoggedIn as exc:
+        with contextlib.suppress(Exception):  # already closing
+            await websocket.close(CLOSE_LOG_IN_AGAIN, _reason(str(exc)))
+        return False
+    return True
+
+
 def socket_token(websocket: WebSocket) -> str | None:
     """The session a socket opened with: ``?token=`` (other clients) or the cookie."""
     return websocket.query_params.get("token") or websocket.cookies.get(COOKIE)
@@ -210,7 +226,11 @@ def socket_token(websocket: WebSocket) -> str | None:
 
 async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     await websocket.accept()
-    await websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
+    await websocket.close(code, _reason(reason))
+
+
+def _reason(text: str) -> str:
+    return text.encode()[:120].decode(errors="ignore")  # a close reason fits 123 bytes
 
 
 def _same_origin(request: Request | WebSocket) -> bool:

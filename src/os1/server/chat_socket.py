@@ -28,7 +28,7 @@ from fastapi import APIRouter, WebSocket
 from os1.checkins.outreach import Outreach
 from os1.companion import Companion
 from os1.events import Token
-from os1.server.auth import socket_token, socket_user
+from os1.server.auth import socket_token, socket_user, still_logged_in
 from os1.server.limits import too_fast, turn_wait
 from os1.server.protocol import MAX_TEXT_FRAME, event_json
 from os1.server.state import ServerState, socket_state
@@ -57,7 +57,8 @@ async def chat(websocket: WebSocket) -> None:
     outreach: Outreach | None = websocket.app.state.outreach
     app_state = websocket.app.state
     with state.sockets.holding(websocket, user.id, socket_token(websocket) or ""):
-        await ChatSession(websocket, state, user, outreach, running=app_state.turns_running,
+        await ChatSession(websocket, state, user, socket_token(websocket), outreach,
+                          running=app_state.turns_running,
                           checkins_every_s=app_state.checkins_every_s).serve()
 
 
@@ -164,11 +165,14 @@ class ChatSession:
     """One open chat socket of one user."""
 
     def __init__(self, websocket: WebSocket, state: ServerState, user: User,
-                 outreach: Outreach | None, *, running: set[int] | None = None,
-                 checkins_every_s: float = 30.0, outbox: Outbox | None = None) -> None:
-        """``running``: the users with a turn under way on any socket of the app (one turn
-        at a time per user, however many tabs they have open)."""
+                 token: str | None, outreach: Outreach | None, *,
+                 running: set[int] | None = None, checkins_every_s: float = 30.0,
+                 outbox: Outbox | None = None) -> None:
+        """``token``: the session the socket opened with (checked again before each turn).
+        ``running``: the users with a turn under way on any socket of the app (one turn at a
+        time per user, however many tabs they have open)."""
         self._websocket = websocket
+        self._token = token
         self._state = state
         self._companion: Companion = state.companion
         self._user = user
@@ -261,6 +265,8 @@ class ChatSession:
         running = self._running
         if self._user.id in running:  # the same user in another tab, mid-reply
             await self._error("A reply is being written in another window; wait for it.")
+            return
+        if not await still_logged_in(self._websocket, self._state.accounts, self._token):
             return
         wait = await turn_wait(self._state.limits, self._user.id)
         if wait is not None:

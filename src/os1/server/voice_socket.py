@@ -39,7 +39,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -51,9 +51,11 @@ from os1.checkins.outreach import Outreach
 from os1.companion import Companion, Delivery
 from os1.config import Settings
 from os1.events import Event, TurnError
-from os1.server.auth import socket_token, socket_user
+from os1.persona import choices
+from os1.server.auth import socket_token, socket_user, still_logged_in
 from os1.server.limits import too_fast, turn_wait
 from os1.server.protocol import MAX_TEXT_FRAME, event_json
+from os1.server.routes import store_of
 from os1.server.socket_audio import (
     AudioFlood,
     AudioFrameError,
@@ -88,31 +90,50 @@ _STORE_WAIT_S = 30.0  # a dropped socket: how long the reply in progress may tak
 @dataclass(frozen=True)
 class VoiceModels:
     transcriber: Transcriber
-    voice: SpeechVoice
+    voice: SpeechVoice  # the one this user chose in the interview, else the server's
 
 
-async def voice_models(app: ASGIApp, settings: Settings) -> VoiceModels:
-    """Whisper and the voice, loaded (and warmed) by the first voice socket; sockets that
-    arrive while they load wait for the same load. A failed load is not kept: the next
-    socket tries again (after the user installs what the message names)."""
+@dataclass
+class _Loaded:
+    transcriber: Transcriber
+    voices: dict[str, SpeechVoice] = field(default_factory=dict)
+
+
+async def voice_models(app: ASGIApp, settings: Settings, chosen: str | None) -> VoiceModels:
+    """Whisper and the voice, loaded (and warmed) by the first voice socket that needs them;
+    sockets that arrive while they load wait for the same load. Whisper is shared; each voice
+    users chose is loaded once. A failed load is not kept: the next socket tries again (after
+    the user installs what the message names). A chosen voice that cannot load gives way to
+    the server's own (``settings.voice``), which must."""
     state = cast(FastAPI, app).state
-    models: VoiceModels | None = getattr(state, "os1_voice_models", None)
-    if models is not None:
-        return models
     lock: asyncio.Lock | None = getattr(state, "os1_voice_lock", None)
     if lock is None:
         lock = asyncio.Lock()
         state.os1_voice_lock = lock
     async with lock:
-        models = getattr(state, "os1_voice_models", None)
-        if models is None:
-            from os1.voice.tts import load_voice
+        loaded: _Loaded | None = getattr(state, "os1_voice_models", None)
+        if loaded is None:
+            transcriber = Transcriber()
+            await asyncio.to_thread(transcriber.warm)  # ~1-2 s: off the event loop
+            loaded = state.os1_voice_models = _Loaded(transcriber)
+        if chosen and chosen != settings.voice:
+            try:
+                return VoiceModels(loaded.transcriber, await _voice(loaded, chosen))
+            except Exception:
+                log.exception("the chosen voice %r could not be loaded; using %r", chosen,
+                              settings.voice)
+        return VoiceModels(loaded.transcriber, await _voice(loaded, settings.voice))
 
-            models = VoiceModels(Transcriber(), load_voice(settings.voice))
-            await asyncio.to_thread(models.transcriber.warm)  # ~1-2 s: off the event loop
-            await asyncio.to_thread(models.voice.warm)
-            state.os1_voice_models = models
-    return models
+
+async def _voice(loaded: _Loaded, name: str) -> SpeechVoice:
+    voice = loaded.voices.get(name)
+    if voice is None:
+        from os1.voice.tts import load_voice
+
+        voice = load_voice(name)
+        await asyncio.to_thread(voice.warm)
+        loaded.voices[name] = voice
+    return voice
 
 
 # -- the turn's own events, beside the session's ------------------------------------------
@@ -128,10 +149,11 @@ class _TurnTap:
     with /api/chat: one reply at a time per user, however many windows are open)."""
 
     def __init__(self, companion: Companion, emit: Callable[[Outgoing], None],
-                 running: set[int]) -> None:
+                 running: set[int], logged_in: Callable[[], Awaitable[bool]]) -> None:
         self._companion = companion
         self._emit = emit
         self._running = running
+        self._logged_in = logged_in
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._companion, name)
@@ -144,6 +166,8 @@ class _TurnTap:
             return
         if audio is not None and not len(audio.samples):
             audio = None  # typed words (say): no voice to read the mood from
+        if not await self._logged_in():
+            return  # the socket is closed with 4401; the session then ends
         self._running.add(user.id)
         try:
             async for event in self._companion.turn(user, text, audio, delivery):
@@ -197,8 +221,10 @@ class VoiceCall:
         # counts as silence (frames still flow: the session's clocks run on them).
         self.push_to_talk = False  # hands-free until told otherwise
         self.sink = SocketSink(models.voice.sample_rate, self.outbox.put_nowait)
+        token = socket_token(websocket)  # the session it opened with, checked at each turn
         tap = _TurnTap(state.companion, self.outbox.put_nowait,
-                       running if running is not None else set())
+                       running if running is not None else set(),
+                       lambda: still_logged_in(websocket, state.accounts, token))
         self.session = VoiceSession(
             cast(Companion, tap), user, models.transcriber, models.voice, self.source, self.sink,
             on_event=lambda event: self.outbox.put_nowait(voice_event_json(event)),
@@ -391,7 +417,9 @@ async def voice_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     try:
-        models = await voice_models(websocket.app, state.settings)
+        chosen = await asyncio.to_thread(store_of(state).run,
+                                         lambda db: choices.voice(db, user))
+        models = await voice_models(websocket.app, state.settings, chosen)
     except Exception as exc:
         log.exception("the voice could not be loaded")
         # A missing model package or system library says which and how to install it;

@@ -93,7 +93,8 @@ def open_parts(settings: Settings, model: ChatModel | None = None,
         raise
     writer = open_memory_writer(settings, store, chat, now) if settings.memory else None
     reflection = (Reflection(store, chat, writer.engine, now) if writer is not None else None)
-    return WorkerParts(settings, store, chat, writer, reflection, CheckIns(store, settings), now)
+    checkins = CheckIns(store, settings, users_choose=True)
+    return WorkerParts(settings, store, chat, writer, reflection, checkins, now)
 
 
 # -- reading rows (every statement names the user) ---------------------------------------

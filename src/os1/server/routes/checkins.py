@@ -70,7 +70,7 @@ class PausedOut(BaseModel):
 
 
 def _checkins(state: ServerState) -> CheckIns:
-    return CheckIns(store_of(state), state.settings)
+    return CheckIns(store_of(state), state.settings, users_choose=True)
 
 
 def _waiting(checkin: CheckIn) -> WaitingOut:

@@ -2,14 +2,14 @@
 question at a time exactly as `os1 setup` answers it: the same checks, the same replies, an
 empty answer skips (or keeps an earlier one).
 
-One difference, because a server is shared: the voice and check-in questions write settings
-into a config file, and the server's config file is everyone's. Here they go to a file in the
-user's own folder (erased with the user), never the server's.
+One difference, because a server is shared: `os1 setup` writes the voice and check-in answers
+into the config file, and the server's config file is everyone's. Here the stored answers
+themselves are the user's settings (os1.persona.choices): the check-in planner and the voice
+socket read them.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, status
@@ -67,13 +67,7 @@ class Answered(OnboardingOut):
 def interview(state: ServerState, user: User) -> Onboarding:
     memory = state.companion.memory
     return Onboarding(store_of(state), memory.engine if memory is not None else None,
-                      user_config_file(state, user), state.companion.safety)
-
-
-def user_config_file(state: ServerState, user: User) -> Path:
-    from os1.app import user_folder
-
-    return user_folder(state.settings, user) / "config.toml"
+                      None, state.companion.safety)
 
 
 def questions_state(state: ServerState, user: User) -> OnboardingOut:
