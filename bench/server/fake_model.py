@@ -72,8 +72,10 @@ class FakeModelServer:
         try:
             while await self._one_request(reader, writer):
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away (os1 cancelling a reply closes the connection)
+        except (ConnectionError, asyncio.IncompleteReadError, RuntimeError):
+            # The client went away (os1 cancelling a reply closes the connection); uvloop
+            # says so with a RuntimeError ("the handler is closed") on the next write.
+            pass
         finally:
             writer.close()
             with contextlib.suppress(Exception):
