@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -36,7 +37,10 @@ from os1.server.socket_audio import (
     SocketSource,
     pcm_to_float,
 )
+from os1.server.voice_socket import voice_models
+from os1.system_packages import ensure
 from os1.voice.audio import FRAME, FRAME_S, RATE, read_wav, write_wav
+from os1.voice.tts import ESPEAK, EspeakSpeech, PiperSpeech
 from os1.voice.turn_taking import words
 from server_helpers import LiveServer, a_sign_up, serving
 from voice_helpers import said
@@ -464,3 +468,22 @@ async def test_bad_frames_get_clear_errors(server: Server) -> None:
             with pytest.raises(websockets.ConnectionClosed) as refused:
                 await ws.recv()
         assert refused.value.rcvd is not None and refused.value.rcvd.code == 4401
+
+
+async def test_each_user_hears_the_voice_they_chose_and_a_broken_choice_gives_way(
+        tmp_path: Path) -> None:
+    """`voice_models` as the socket calls it with the user's interview answer: a chosen voice
+    loads once and is shared by everyone who chose it; one that cannot load gives way to the
+    server's own; Whisper is one for all."""
+    ensure(ESPEAK)
+    app = SimpleNamespace(state=SimpleNamespace())  # all voice_models keeps is on app.state
+    settings = Settings(data_dir=tmp_path, cache_dir=MODEL_CACHE)  # the server's voice: joe
+    espeak = await voice_models(app, settings, "espeak")  # type: ignore[arg-type]
+    assert isinstance(espeak.voice, EspeakSpeech)
+    again = await voice_models(app, settings, "espeak")  # type: ignore[arg-type]
+    assert again.voice is espeak.voice
+    own = await voice_models(app, settings, None)  # type: ignore[arg-type]
+    assert isinstance(own.voice, PiperSpeech)
+    broken = await voice_models(app, settings, "no such voice")  # type: ignore[arg-type]
+    assert broken.voice is own.voice
+    assert espeak.transcriber is own.transcriber is broken.transcriber
