@@ -18,6 +18,8 @@ Use them by importing them into a test module (pytest then finds them there)::
 - ``app_with(settings, model)``: the app without a server, for FastAPI's ``TestClient`` or
   schemathesis (they run it in their own event loop; the embedded model works in any).
 - ``sign_up(client, name)`` / ``a_sign_up(async_client, name)``: a new account, its token.
+- ``database_of(companion)``: its store as a `Database`; ``fast_hasher()``: argon2id at the
+  lowest cost, for tests that build `Accounts` themselves.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from unittest import mock
 import httpx
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from conftest import MODEL_CACHE, RecordingModel
@@ -85,9 +88,7 @@ class LiveServer:
 
     @property
     def store(self) -> Database:
-        store = self.companion.store
-        assert isinstance(store, Database)
-        return store
+        return database_of(self.companion)
 
 
 @asynccontextmanager
@@ -144,6 +145,19 @@ async def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest
     finally:
         if postgres is not None:
             postgres.drop_database(database)
+
+
+def database_of(companion: Companion) -> Database:
+    """The companion's store, as the server's classes take it (every store os1 opens is one)."""
+    store = companion.store
+    assert isinstance(store, Database)
+    return store
+
+
+def fast_hasher() -> PasswordHasher:
+    """argon2id at its lowest cost, to keep tests fast: how hard a hash is to break is not
+    what they test."""
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def sign_up(client: Any, name: str, password: str = PASSWORD) -> str:

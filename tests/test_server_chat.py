@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -31,6 +30,8 @@ from server_helpers import (
     LiveServer,
     a_sign_up,
     companion_on,
+    database_of,
+    fast_hasher,
     server_settings,
     serving,
     shared_server,
@@ -283,11 +284,9 @@ class StalledClient:
 async def test_a_client_that_stops_reading_is_closed_and_the_turn_completes(
         server_settings: Settings, fixture_model: EmbeddedModel) -> None:
     companion = companion_on(server_settings, fixture_model)
-    store = companion.store
-    assert isinstance(store, Database)
+    store = database_of(companion)
     limits = MemoryRateLimits()
-    accounts = Accounts(store, limits, hasher=PasswordHasher(time_cost=1, memory_cost=1024,
-                                                             parallelism=1))
+    accounts = Accounts(store, limits, hasher=fast_hasher())
     state = ServerState(server_settings, companion, accounts, limits)
     grant = await accounts.sign_up("Sam", PASSWORD, "127.0.0.1")
     user = grant.user

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from conftest import ScriptedModel
 from databases import database_url, postgres  # noqa: F401  (fixtures)
 from os1.affect.timeline import MoodReading, MoodTimeline
 from os1.checkins.records import Candidate
@@ -43,13 +43,17 @@ from os1.skills.letters.book import LetterBook
 from os1.store.base import Database, NewTurn, User
 from os1.store.open import open_store
 from os1.store.sqlite import to_text
+from server_helpers import database_of, fast_hasher
 
 PASSWORD = "correct horse battery"
 
 
-class EchoModel:
+class EchoModel(ScriptedModel):
     """Test double: says back the last thing the user said ("You said: …"), so a test can
     tell whose reply a frame carries. It proves plumbing, never what a model would say."""
+
+    def __init__(self) -> None:
+        super().__init__([])
 
     @property
     def name(self) -> str:
@@ -64,15 +68,6 @@ class EchoModel:
     async def structured(self, messages: Sequence[ChatMessage], schema: dict[str, Any],
                          options: GenerationOptions) -> dict[str, Any]:
         raise AssertionError("no route asks the model for structured output")
-
-    def anticipate(self, messages: Sequence[ChatMessage]) -> None:
-        pass
-
-    async def warm(self, system_prompt: str, shared: str = "") -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
 
 
 @lru_cache(maxsize=1)
@@ -98,23 +93,15 @@ def open_test_companion(settings: Settings) -> Companion:
 
 
 def build_app(settings: Settings, companion: Companion) -> FastAPI:
-    """The real app (its lifespan warms the companion and closes it at the end). Passwords
-    are argon2id at the lowest cost, only to keep these tests fast: how hard a hash is to
-    break is not what they test."""
+    """The real app (its lifespan warms the companion and closes it at the end), with
+    passwords hashed at the lowest cost (`fast_hasher`)."""
     from os1.server.accounts import Accounts
     from os1.server.app import create_app
     from os1.server.limits import MemoryRateLimits
 
     limits = MemoryRateLimits()
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    accounts = Accounts(store_of_companion(companion), limits, hasher=hasher)
+    accounts = Accounts(database_of(companion), limits, hasher=fast_hasher())
     return create_app(settings, companion, limits=limits, accounts=accounts)
-
-
-def store_of_companion(companion: Companion) -> Database:
-    store = companion.store
-    assert isinstance(store, Database)
-    return store
 
 
 @dataclass
@@ -126,9 +113,7 @@ class Server:
 
     @property
     def store(self) -> Database:
-        store = self.companion.store
-        assert isinstance(store, Database)
-        return store
+        return database_of(self.companion)
 
     @property
     def engine(self) -> MemoryEngine:
