@@ -306,6 +306,33 @@ async def test_a_client_that_stops_reading_is_closed_and_the_turn_completes(
     await close_companion(companion)
 
 
+async def test_two_tabs_saying_at_once_get_one_reply(shared_server: LiveServer) -> None:
+    # Both messages arrive while neither turn has started (each waits on its session check
+    # and rate limit): exactly one becomes a turn, the other is told to wait.
+    async with httpx.AsyncClient(base_url=shared_server.url) as client:
+        token = await a_sign_up(client, "Tess")
+    first, second = await _open(shared_server, token), await _open(shared_server, token)
+    await asyncio.gather(
+        first.send(json.dumps({"type": "say", "text": "Hello from the first tab."})),
+        second.send(json.dumps({"type": "say", "text": "Hello from the second tab."})))
+
+    async def outcome(ws: ClientConnection) -> str:
+        async with asyncio.timeout(60):
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame["type"] == "done":
+                    return "reply"
+                if frame["type"] == "error" and "another window" in frame["message"]:
+                    return "refused"
+
+    assert sorted(await asyncio.gather(outcome(first), outcome(second))) == ["refused", "reply"]
+    tess = _user(shared_server.store, "Tess")
+    said = [t.content for t in _turns(shared_server.store, tess) if t.role == "user"]
+    assert len(said) == 1
+    await first.close()
+    await second.close()
+
+
 # -- a session that ends while its tab is open ------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from os1.checkins.outreach import Outreach
 from os1.companion import Companion
 from os1.events import Token
 from os1.server.auth import socket_token, socket_user, still_logged_in
-from os1.server.limits import too_fast, turn_wait
+from os1.server.limits import claim_turn, too_fast, turn_wait
 from os1.server.protocol import MAX_TEXT_FRAME, event_json
 from os1.server.state import ServerState, socket_state
 from os1.store.base import StorageError, User
@@ -263,18 +263,23 @@ class ChatSession:
             await self._error(BUSY)
             return
         running = self._running
-        if self._user.id in running:  # the same user in another tab, mid-reply
+        if not claim_turn(running, self._user.id):  # the same user in another tab, mid-reply
             await self._error("A reply is being written in another window; wait for it.")
             return
-        if not await still_logged_in(self._websocket, self._state.accounts, self._token):
-            return
-        wait = await turn_wait(self._state.limits, self._user.id)
-        if wait is not None:
-            await self._error(too_fast(wait), retry_after=wait)
-            return
-        async with self._lock:
-            running.add(self._user.id)
-            self._turn = asyncio.ensure_future(self._run_turn(text, running))
+        started = False
+        try:
+            if not await still_logged_in(self._websocket, self._state.accounts, self._token):
+                return
+            wait = await turn_wait(self._state.limits, self._user.id)
+            if wait is not None:
+                await self._error(too_fast(wait), retry_after=wait)
+                return
+            async with self._lock:
+                self._turn = asyncio.ensure_future(self._run_turn(text, running))
+                started = True
+        finally:
+            if not started:  # the turn gives the place back when it ends
+                running.discard(self._user.id)
 
     async def _run_turn(self, text: str, running: set[int]) -> None:
         try:

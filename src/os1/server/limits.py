@@ -106,6 +106,17 @@ def too_fast(wait_s: int) -> str:
     return f"You are sending messages very fast; wait {wait_s} seconds."
 
 
+def claim_turn(running: set[int], user_id: int) -> bool:
+    """One reply at a time per user, however many tabs and sockets (the app's ``running``):
+    takes the user's place, or False when a reply of theirs is under way. Checking and taking
+    happen with no await between them, so two sockets can never both pass; whoever claims
+    gives the place back (``running.discard``) when the turn ends or does not start."""
+    if user_id in running:
+        return False
+    running.add(user_id)
+    return True
+
+
 @dataclass
 class _Bucket:
     tokens: float

@@ -53,7 +53,7 @@ from os1.config import Settings
 from os1.events import Event, TurnError
 from os1.persona import choices
 from os1.server.auth import socket_token, socket_user, still_logged_in
-from os1.server.limits import too_fast, turn_wait
+from os1.server.limits import claim_turn, too_fast, turn_wait
 from os1.server.protocol import MAX_TEXT_FRAME, event_json
 from os1.server.routes import store_of
 from os1.server.socket_audio import (
@@ -160,16 +160,15 @@ class _TurnTap:
 
     async def turn(self, user: User, text: str | bytes, audio: Audio | None = None,
                    delivery: Delivery | None = None) -> AsyncIterator[Event]:
-        if user.id in self._running:
+        if not claim_turn(self._running, user.id):
             # The session reports it (a problem) and goes back to listening.
             yield TurnError("model", ANOTHER_WINDOW, kept=False)
             return
         if audio is not None and not len(audio.samples):
             audio = None  # typed words (say): no voice to read the mood from
-        if not await self._logged_in():
-            return  # the socket is closed with 4401; the session then ends
-        self._running.add(user.id)
         try:
+            if not await self._logged_in():
+                return  # the socket is closed with 4401; the session then ends
             async for event in self._companion.turn(user, text, audio, delivery):
                 self._emit(event_json(event))
                 yield event
