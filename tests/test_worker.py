@@ -249,7 +249,7 @@ async def test_rate_limits_stay_on_when_redis_is_down() -> None:
 def test_os1_worker_without_redis_says_what_to_set(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from os1.server.worker import run_worker
+    from os1.server.cli import run_worker
 
     out = Console(record=True, width=200)
     settings = Settings(data_dir=tmp_path)

@@ -29,8 +29,7 @@ from os1.memory.cli import add_memory_parser, run_memory
 from os1.memory.errors import MemoryError_
 from os1.persona.cli import add_persona_parser, run_persona
 from os1.privacy.cli import add_privacy_parsers, run_privacy
-from os1.server.cli import add_server_parser, run_server
-from os1.server.worker import add_worker_parser, run_worker
+from os1.server.cli import add_server_parser, add_worker_parser, run_server, run_worker
 from os1.skills.cli import add_actions_parser, run_actions
 from os1.skills.letters.cli import add_letters_parser, run_letters
 from os1.skills.mail.cli import add_mail_parser, run_mail

@@ -1,9 +1,10 @@
-"""`os1 serve` and `os1 account`: os1 in a browser.
+"""`os1 serve`, `os1 account` and `os1 worker`: os1 in a browser.
 
     os1 serve [--host 127.0.0.1] [--port 8765]   the API, the chat and voice sockets, the page
     os1 serve --host 0.0.0.0 --public            listen beyond this machine (behind a TLS proxy)
     os1 account password NAME                    give an existing user (e.g. yours from
                                                  `os1 chat`) a password to log in with
+    os1 worker [--burst]                         run background jobs from Redis
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import getpass
 import ipaddress
+import logging
 import os
 import socket
 import sys
@@ -170,3 +172,46 @@ def _new_password(name: str, errors: Console) -> str | None:
         errors.print(f"[red]{problem}[/red] Nothing was changed.")
         return None
     return password
+
+
+# -- `os1 worker` ------------------------------------------------------------------------------
+
+
+def add_worker_parser(verbs: Any) -> None:
+    worker = verbs.add_parser(
+        "worker", help="run background jobs from Redis (memory, reflection, check-ins) for "
+        "`os1 serve` processes; needs OS1_REDIS_URL")
+    worker.add_argument("--burst", action="store_true",
+                        help="run the jobs waiting now and one sweep, then exit")
+
+
+def run_worker(settings: Settings, args: argparse.Namespace, console: Console,
+               errors: Console) -> int:
+    url = settings.redis_url
+    if not url:
+        errors.print("[red]os1 worker needs Redis: set OS1_REDIS_URL (e.g. "
+                     "redis://localhost:6379/0) here and for every `os1 serve`.[/red]")
+        return EXIT_USAGE
+    # Imported here: arq and redis take ~0.2 s to load, which every other `os1` verb would pay.
+    from redis.exceptions import RedisError
+
+    from os1.server.jobs import shown_url
+    from os1.server.worker import make_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not getattr(settings, "database_url", ""):
+        # The API process's vector search is a cache of the SQLite file, loaded once per user:
+        # memories a worker writes there reach its search only after a restart. PostgreSQL
+        # searches in the database (pgvector), so every process sees them at once.
+        errors.print("[yellow]os1 worker on the SQLite file: a running `os1 serve` recalls "
+                     "what this worker stores only after its restart. For several processes "
+                     "use PostgreSQL (OS1_DATABASE_URL).[/yellow]")
+    console.print(f"os1 worker: running jobs from {shown_url(url)} (Ctrl-C stops it)")
+    try:
+        worker = make_worker(settings, url=url, burst=bool(getattr(args, "burst", False)))
+        worker.run()
+    except (TimeoutError, RedisError, OSError) as error:
+        errors.print(f"[red]Cannot reach Redis at {shown_url(url)} ({type(error).__name__}: "
+                     f"{error}). Start it, or check OS1_REDIS_URL.[/red]")
+        return EXIT_FAILED
+    return EXIT_OK

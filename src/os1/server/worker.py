@@ -12,7 +12,6 @@ workers from extracting the same user's turns at once (facts would be counted tw
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import uuid
@@ -25,8 +24,6 @@ from typing import Any
 from arq import cron
 from arq.connections import ArqRedis
 from arq.worker import Retry, Worker, func
-from redis.exceptions import RedisError
-from rich.console import Console
 
 from os1.app import open_memory_writer
 from os1.checkins.scheduler import CheckIns
@@ -44,7 +41,6 @@ from os1.server.jobs import (
     dump_job,
     load_job,
     redis_settings,
-    shown_url,
 )
 from os1.store.base import Database, Turn, User
 from os1.store.open import open_store
@@ -53,7 +49,6 @@ from os1.store.sqlite import from_text, to_text
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REFLECT_WINDOW = timedelta(days=2)  # users who talked this recently are asked "reflect now?"
 USER_LOCK_S = 600  # longest a user's quiet work may hold its lock (a crashed worker's expires)
 EPISODE_WAIT_S = 2.0  # a quiet job that finds its turn's episode not yet written waits this long
@@ -320,40 +315,3 @@ def make_worker(settings: Settings, *, url: str | None = None, burst: bool = Fal
         job_timeout=USER_LOCK_S,
         log_results=False,
     )
-
-
-# -- `os1 worker` ------------------------------------------------------------------------------
-
-
-def add_worker_parser(verbs: Any) -> None:
-    worker = verbs.add_parser(
-        "worker", help="run background jobs from Redis (memory, reflection, check-ins) for "
-        "`os1 serve` processes; needs OS1_REDIS_URL")
-    worker.add_argument("--burst", action="store_true",
-                        help="run the jobs waiting now and one sweep, then exit")
-
-
-def run_worker(settings: Settings, args: argparse.Namespace, console: Console,
-               errors: Console) -> int:
-    url = settings.redis_url
-    if not url:
-        errors.print("[red]os1 worker needs Redis: set OS1_REDIS_URL (e.g. "
-                     "redis://localhost:6379/0) here and for every `os1 serve`.[/red]")
-        return EXIT_USAGE
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if not getattr(settings, "database_url", ""):
-        # The API process's vector search is a cache of the SQLite file, loaded once per user:
-        # memories a worker writes there reach its search only after a restart. PostgreSQL
-        # searches in the database (pgvector), so every process sees them at once.
-        errors.print("[yellow]os1 worker on the SQLite file: a running `os1 serve` recalls "
-                     "what this worker stores only after its restart. For several processes "
-                     "use PostgreSQL (OS1_DATABASE_URL).[/yellow]")
-    console.print(f"os1 worker: running jobs from {shown_url(url)} (Ctrl-C stops it)")
-    try:
-        worker = make_worker(settings, url=url, burst=bool(getattr(args, "burst", False)))
-        worker.run()
-    except (TimeoutError, RedisError, OSError) as error:
-        errors.print(f"[red]Cannot reach Redis at {shown_url(url)} ({type(error).__name__}: "
-                     f"{error}). Start it, or check OS1_REDIS_URL.[/red]")
-        return EXIT_FAILED
-    return EXIT_OK
