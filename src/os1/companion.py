@@ -248,6 +248,10 @@ class Companion:
         beginning = self._beginning[user.id] = asyncio.ensure_future(
             asyncio.to_thread(self._begin, user, text, self._clock(), audio)
         )
+        # Gone once done: a server keeps none for each user who ever spoke (nor their prompt).
+        beginning.add_done_callback(
+            lambda done: self._beginning.pop(user.id) if self._beginning.get(user.id) is done
+            else None)
         try:
             session, messages, notices, guard = await asyncio.shield(beginning)
         except StorageError as exc:
@@ -559,13 +563,13 @@ class Companion:
     async def _settle(self, user: User | None = None) -> None:
         """Wait for a turn's start that a cancellation left running in its thread: the
         user's, or (None) everyone's."""
-        for user_id, beginning in list(self._beginning.items()):
-            if user is None or user_id == user.id:
-                if beginning.done():
-                    self._beginning.pop(user_id, None)
-                    continue
-                with contextlib.suppress(Exception):
-                    await beginning
+        if user is None:
+            waiting = list(self._beginning.values())
+        else:
+            waiting = [b] if (b := self._beginning.get(user.id)) is not None else []
+        for beginning in waiting:
+            with contextlib.suppress(Exception):
+                await beginning
 
     async def flush(self) -> list[NewTurn]:
         """Try once more to write every waiting turn; return those still not on disk."""
