@@ -27,7 +27,6 @@ from fastapi import APIRouter, WebSocket
 
 from os1.checkins.outreach import Outreach
 from os1.companion import Companion
-from os1.events import Token
 from os1.server.auth import socket_token, socket_user, still_logged_in
 from os1.server.limits import claim_turn, too_fast, turn_wait
 from os1.server.protocol import MAX_TEXT_FRAME, event_json
@@ -287,10 +286,7 @@ class ChatSession:
                 with contextlib.suppress(StorageError):
                     await self._outreach.answered(self._user, text)  # "not now" pauses
             async for event in self._companion.turn(self._user, text):
-                if type(event) is Token:  # most of a turn's events: no need for asdict
-                    await self.outbox.put({"type": "token", "text": event.text})
-                else:
-                    await self.outbox.put(event_json(event))
+                await self.outbox.put(event_json(event))
         except asyncio.CancelledError:
             raise
         except Exception:  # the user hears of it; the log keeps the trace

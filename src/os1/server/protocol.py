@@ -11,7 +11,7 @@ import dataclasses
 import re
 from typing import Any
 
-from os1.events import Event
+from os1.events import Event, Token
 
 # Frames bigger than this are refused (close code 1009): a turn's text is capped far below it
 # (inputs.py) and an audio frame is 32 ms, so only a broken or hostile client sends more.
@@ -25,6 +25,8 @@ def kind(event: object) -> str:
 
 def event_json(event: Event | object) -> dict[str, Any]:
     """One event as a JSON-ready dict (nested dataclasses, e.g. Done's stats, included)."""
+    if type(event) is Token:  # most of a turn's events: no need for asdict
+        return {"type": "token", "text": event.text}
     if not dataclasses.is_dataclass(event) or isinstance(event, type):
         raise TypeError(f"not an event: {event!r}")
     body = dataclasses.asdict(event)
