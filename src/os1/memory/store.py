@@ -108,7 +108,7 @@ class MemoryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._stems: dict[str, str] = {}  # word → FTS5 stem (the same every time)
-        self._postgres = getattr(db, "dialect", "sqlite") == "postgresql"
+        self._postgres = db.dialect == "postgresql"
 
     @property
     def vectors_in_database(self) -> bool:

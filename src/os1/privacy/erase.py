@@ -60,7 +60,7 @@ def erase_user(store: Database, memory: MemoryEngine, user: User,
                        (user.id, f"(erased {user.id})", "1970-01-01T00:00:00+00:00"))
 
     store.run(drop_user)
-    if getattr(store, "dialect", "sqlite") != "postgresql":  # see the module doc
+    if store.dialect != "postgresql":  # see the module doc
         store.run(_compact)
     files = 0
     for path in [*private_files, index_path(index_dir, user)]:

@@ -77,7 +77,7 @@ _BY_ROWID = re.compile(r"SELECT rowid AS id, (.+) FROM (\w+) WHERE user_id = \? 
 
 
 def _query_for(store: Database, query: str) -> str:
-    if getattr(store, "dialect", "sqlite") != "postgresql":
+    if store.dialect != "postgresql":
         return query
     match = _BY_ROWID.fullmatch(query)
     if match is None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from os1.store.encryption import DatabaseKey
 
 T = TypeVar("T")
+Dialect = Literal["sqlite", "postgresql"]
 
 TurnStatus = Literal["complete", "interrupted"]
 
@@ -101,4 +102,9 @@ class Database(Store, Protocol):
     @property
     def path(self) -> Path:
         """The database file; for PostgreSQL a stable name that is no file."""
+        ...
+
+    @property
+    def dialect(self) -> Dialect:
+        """What the connection really is: the few places whose SQL differs ask this."""
         ...

@@ -44,7 +44,7 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from os1.store.base import StorageError, User
+from os1.store.base import Dialect, StorageError, User
 from os1.store.conversations import ConversationQueries, to_text
 from os1.store.dialect import (
     Schema,
@@ -246,7 +246,7 @@ class PostgresStore(ConversationQueries):
             configure=_configure, check=ConnectionPool.check_connection, open=True,
             name="os1")
 
-    dialect = "postgresql"
+    dialect: Dialect = "postgresql"
 
     @property
     def encrypted(self) -> bool:

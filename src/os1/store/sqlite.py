@@ -12,7 +12,7 @@ from typing import TypeVar, cast
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from os1.store.base import StorageError, User
+from os1.store.base import Dialect, StorageError, User
 from os1.store.conversations import ConversationQueries
 
 # Where every module has long found them; they live with the queries both stores share.
@@ -42,6 +42,8 @@ def _now() -> datetime:
 
 class SQLiteStore(ConversationQueries):
     """Thread-safe: the companion calls it from worker threads so the event loop stays free."""
+
+    dialect: Dialect = "sqlite"
 
     def __init__(self, path: Path, *, key: DatabaseKey | None = None,
                  busy_timeout_ms: int = 5000) -> None:
