@@ -306,9 +306,7 @@ def translate_migration(sql: str) -> list[str]:
     if words[:2] == ["CREATE", "TRIGGER"]:
         return _trigger(sig)
     if words[:2] in (["CREATE", "INDEX"], ["CREATE", "UNIQUE"]) or words[0] in (
-            "DROP", "ALTER"):
-        return [translate(sql, Schema()).sql.replace("%%", "%")]
-    if words[0] in ("INSERT", "UPDATE", "DELETE"):
+            "DROP", "ALTER", "INSERT", "UPDATE", "DELETE"):
         return [translate(sql, Schema()).sql.replace("%%", "%")]
     raise UntranslatableError(f"no PostgreSQL translation for migration statement: {sql[:80]}")
 

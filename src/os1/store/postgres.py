@@ -111,15 +111,6 @@ class Cursor:
             return []
         return _wrap(self._cursor.fetchall)
 
-    def fetchmany(self, size: int = 1) -> list[Any]:
-        rows = []
-        for _ in range(size):
-            row = self.fetchone()
-            if row is None:
-                break
-            rows.append(row)
-        return rows
-
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
 
@@ -137,7 +128,6 @@ class Connection:
         self._schema = schema
         self._cache = cache
         self._scope = scope
-        self.raw = conn  # for the backend-specific parts (os1.memory.store)
 
     def _statement(self, sql: str) -> Statement:
         statement = self._cache.get(sql)
@@ -282,11 +272,7 @@ class PostgresStore(ConversationQueries):
                 f"The {self._where} is not answering (no connection within the wait). "
                 "Check that the server is running; nothing already saved is lost."
             ) from None
-        except sqlite3.OperationalError as exc:
-            raise StorageError(self._explain(exc)) from exc
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(self._explain(exc)) from exc
-        except psycopg.OperationalError as exc:
+        except (sqlite3.DatabaseError, psycopg.OperationalError) as exc:
             raise StorageError(self._explain(exc)) from exc
 
     def _explain(self, exc: Exception) -> str:
@@ -351,14 +337,6 @@ class PostgresStore(ConversationQueries):
 
     def close(self) -> None:
         self._pool.close()
-
-
-def raw_connection(db: sqlite3.Connection) -> psycopg.Connection[Any]:
-    """The psycopg connection under a `PostgresStore.run` connection (for SQL that is
-    PostgreSQL's own: keyword ranking, vector search)."""
-    adapter = cast(Any, db)
-    assert isinstance(adapter, Connection)
-    return adapter.raw
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
