@@ -272,8 +272,9 @@ def test_memory_recall_merge_edit_and_forget_on_postgres(pg: PostgresStore,
     assert "Maria" in hits[0].memory.text
     # Exact (a user's vectors scanned) and approximate (HNSW, above EXACT_LIMIT) agree here.
     probe = engine.embed_query("my sister")
-    exact = engine.store.nearest(me, probe, 3, exact=True)
-    assert [i for i, _ in engine.store.nearest(me, probe, 3, exact=False)] == [i for i, _ in exact]
+    exact = engine.store.nearest(me, probe, 3, exact_up_to=10**9)  # scanned
+    by_index = engine.store.nearest(me, probe, 3, exact_up_to=-1)  # the HNSW index
+    assert [i for i, _ in by_index] == [i for i, _ in exact]
     assert 0.3 < exact[0][1] <= 1.0  # cosine similarity, as faiss gives it on SQLite
     # Paraphrase without a shared keyword: the vectors (pgvector) find it.
     assert engine.store.keyword_search(me, '"alarm"', 10) == []

@@ -79,11 +79,11 @@ class MemoryEngine:
         with self._lock:
             index = self._indexes.get(user.id)
             if index is None:
-                stamp = self.store.vector_stamp(user)
                 path = index_path(self._index_dir, user)
                 # A faiss file left from SQLite days must never stand in for PostgreSQL's vectors.
                 keeps_file = self._saves_index and not self.store.vectors_in_database
-                index = VectorIndex.load(path, stamp) if keeps_file else None
+                index = (VectorIndex.load(path, self.store.vector_stamp(user)) if keeps_file
+                         else None)
                 if index is None:
                     index = build_index(self.store, user, self._reembed(user), progress)
                     self._save_index(user, index)

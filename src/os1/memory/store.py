@@ -567,14 +567,18 @@ class MemoryStore:
         return {word: counts[word] for word in words}
 
     def nearest(self, user: User, vector: Vectors, k: int, *,
-                exact: bool) -> list[tuple[int, float]]:
-        """PostgreSQL: this user's k nearest vectors by cosine similarity, in SQL. ``exact``
-        scans the user's vectors (the HNSW index cannot filter by user before it searches, so
-        it may come back short when many users share it); otherwise the HNSW index answers."""
+                exact_up_to: int) -> list[tuple[int, float]]:
+        """PostgreSQL: this user's k nearest vectors by cosine similarity, in SQL. While the
+        user has at most ``exact_up_to`` vectors they are scanned exactly (the HNSW index
+        cannot filter by user before it searches, so it may come back short when many users
+        share it); above that the HNSW index answers. Counted on the same connection."""
         value = self._vector_value(vector)
-        order = "(vector <=> ?) + 0" if exact else "vector <=> ?"  # + 0: not the index
 
         def work(db: sqlite3.Connection) -> list[tuple[int, float]]:
+            count = db.execute("SELECT count(*) FROM memory_vectors WHERE user_id = ?",
+                               (user.id,)).fetchone()[0]
+            exact = int(count) <= exact_up_to
+            order = "(vector <=> ?) + 0" if exact else "vector <=> ?"  # + 0: not the index
             if not exact:
                 db.execute("SELECT set_config('hnsw.ef_search', ?, false)",
                            (str(min(1000, max(40, 2 * k))),))

@@ -126,7 +126,7 @@ class DatabaseVectorIndex(VectorIndex):
     def search(self, query: Vectors, k: int) -> list[tuple[int, float]]:
         if k <= 0:
             return []
-        return self._store.nearest(self._user, query, k, exact=self.exact)
+        return self._store.nearest(self._user, query, k, exact_up_to=EXACT_LIMIT)
 
     def save(self, path: Path, stamp: Stamp) -> None:
         pass
