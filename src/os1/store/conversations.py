@@ -34,6 +34,23 @@ class ConversationQueries:
     def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return cast(T, self.run(work))
 
+    def user(self, name: str) -> User:
+        """The user called ``name``, made on first use. Looked up first, so a lookup writes
+        nothing; under PostgreSQL's row-level security a user outside the request's scope is
+        not seen, and is refused rather than made twice."""
+        def work(db: sqlite3.Connection) -> User:
+            select = "SELECT id, name, created_at FROM users WHERE name = ?"
+            row = db.execute(select, (name,)).fetchone()
+            if row is None:
+                db.execute("INSERT INTO users (name, created_at) VALUES (?, ?) "
+                           "ON CONFLICT (name) DO NOTHING", (name, to_text(datetime.now(UTC))))
+                row = db.execute(select, (name,)).fetchone()
+            if row is None:
+                raise StorageError(f"The user {name!r} is not visible to this request.")
+            return User(id=row[0], name=row[1], created_at=from_text(row[2]))
+
+        return self._run(work)
+
     def current_conversation(self, user: User) -> Conversation:
         """The user's latest conversation, or a new one if they have none."""
         def work(db: sqlite3.Connection) -> Conversation | None:

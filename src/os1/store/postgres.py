@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -44,8 +43,8 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from os1.store.base import Dialect, StorageError, User
-from os1.store.conversations import ConversationQueries, to_text
+from os1.store.base import Dialect, StorageError
+from os1.store.conversations import ConversationQueries
 from os1.store.dialect import (
     Schema,
     Statement,
@@ -63,10 +62,6 @@ T = TypeVar("T")
 # Advisory lock keys (first half): migrations, and SQLite's BEGIN IMMEDIATE (per user).
 _MIGRATION_LOCK = 0x05_01
 _WRITE_LOCK = 0x05_02
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _NumericLoader(Loader):
@@ -318,22 +313,6 @@ class PostgresStore(ConversationQueries):
                         conn.execute(cast(Any, translated))
                 _secure_new_tables(conn)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
-
-    # -- users and conversations ----------------------------------------------------
-
-    def user(self, name: str) -> User:
-        def work(db: sqlite3.Connection) -> User:
-            select = "SELECT id, name, created_at FROM users WHERE name = ?"
-            row = db.execute(select, (name,)).fetchone()
-            if row is None:
-                db.execute("INSERT INTO users (name, created_at) VALUES (?, ?) "
-                           "ON CONFLICT (name) DO NOTHING", (name, to_text(_now())))
-                row = db.execute(select, (name,)).fetchone()
-            if row is None:
-                raise StorageError(f"The user {name!r} is not visible to this request.")
-            return User(id=row[0], name=row[1], created_at=datetime.fromisoformat(row[2]))
-
-        return self.run(work)
 
     def close(self) -> None:
         self._pool.close()

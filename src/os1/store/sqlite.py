@@ -6,13 +6,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar, cast
 
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from os1.store.base import Dialect, StorageError, User
+from os1.store.base import Dialect, StorageError
 from os1.store.conversations import ConversationQueries
 
 # Where every module has long found them; they live with the queries both stores share.
@@ -35,9 +34,6 @@ OPERATIONAL_ERRORS = (sqlite3.OperationalError, sqlcipher.OperationalError)
 DATABASE_ERRORS = (sqlite3.DatabaseError, sqlcipher.DatabaseError)
 SQLITE_ERRORS = (sqlite3.Error, sqlcipher.Error)
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SQLiteStore(ConversationQueries):
@@ -122,19 +118,6 @@ class SQLiteStore(ConversationQueries):
                 raise
 
     # -- users (conversations and turns: store/conversations.py) -------------------
-
-    def user(self, name: str) -> User:
-        def work(db: sqlite3.Connection) -> User:
-            db.execute(
-                "INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)",
-                (name, to_text(_now())),
-            )
-            row = db.execute(
-                "SELECT id, name, created_at FROM users WHERE name = ?", (name,)
-            ).fetchone()
-            return User(id=row[0], name=row[1], created_at=from_text(row[2]))
-
-        return self.run(work)
 
     def close(self) -> None:
         with self._lock:
