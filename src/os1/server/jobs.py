@@ -112,7 +112,9 @@ class QueuedMemoryWriter(MemoryWriter):
         if loop is None or loop.is_closed():
             super().turn_stored(user, turn)
             return
-        future = asyncio.run_coroutine_threadsafe(self._send_turn(user, turn), loop)
+        self._track(asyncio.run_coroutine_threadsafe(self._send_turn(user, turn), loop))
+
+    def _track(self, future: Future[None]) -> None:
         self._sent = [f for f in self._sent if not f.done()] + [future]
 
     async def _send_turn(self, user: User, turn: Turn) -> None:
@@ -131,16 +133,13 @@ class QueuedMemoryWriter(MemoryWriter):
 
     def turn_started(self) -> None:
         self._known_loop()
-        self._busy += 1
 
     def turn_finished(self, user: User) -> None:
-        self._busy = max(0, self._busy - 1)
         loop = self._known_loop()
         if loop is None:
             return
         last = self._last_turn.get(user.id, 0)
-        self._sent = [f for f in self._sent if not f.done()] + [
-            asyncio.run_coroutine_threadsafe(self._send_quiet(user, last), loop)]
+        self._track(asyncio.run_coroutine_threadsafe(self._send_quiet(user, last), loop))
 
     async def _send_quiet(self, user: User, last_turn_id: int) -> None:
         try:

@@ -123,8 +123,12 @@ class RedisRateLimits:
         async def shared() -> None:
             await self._redis.delete(PREFIX + "f:" + key)
 
+        async def already_done() -> None:
+            return None
+
+        # Failures counted here while Redis was away are forgiven too, whatever Redis says.
         await self._local.forgive(key)
-        await self._shared(shared, lambda: self._local.forgive(key))
+        await self._shared(shared, already_done)
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -42,9 +42,6 @@ class OpenSockets:
             self._open.discard(entry)
             entry.finished.set()
 
-    def count(self, user_id: int) -> int:
-        return sum(1 for entry in self._open if entry.user_id == user_id)
-
     async def close_user(self, user_id: int, reason: str, *, wait_s: float = 10.0) -> None:
         await self._close([e for e in self._open if e.user_id == user_id], reason, wait_s)
 

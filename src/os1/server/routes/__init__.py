@@ -18,7 +18,7 @@ from fastapi import Depends, HTTPException, Path, status
 from pydantic import AfterValidator, BaseModel, Field
 
 from os1.local_zone import local_now
-from os1.server.auth import Problem, current_user
+from os1.server.auth import Problem
 from os1.server.protocol import MAX_TEXT_FRAME
 from os1.server.state import ServerState, server_state
 from os1.skills.actions import ActionContext, ActionLog, Actions, Outcome
@@ -77,7 +77,6 @@ def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
 P = ParamSpec("P")
 T = TypeVar("T")
 
-Me = Annotated[User, Depends(current_user)]
 State = Annotated[ServerState, Depends(server_state)]
 
 

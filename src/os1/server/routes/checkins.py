@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 
 from os1.checkins.records import CheckIn, CheckInKind
 from os1.checkins.scheduler import CheckIns
+from os1.server.auth import CurrentUser
 from os1.server.routes import (
     MAX_LIMIT,
     ListedId,
-    Me,
     State,
     answers,
     blocking,
@@ -91,19 +91,19 @@ def overview(state: ServerState, user: User) -> CheckInsOut:
 
 
 @router.get("/checkins", response_model=CheckInsOut, summary="The check-in inbox and plan")
-async def get_checkins(user: Me, state: State) -> CheckInsOut:
+async def get_checkins(user: CurrentUser, state: State) -> CheckInsOut:
     return await blocking(overview, state, user)
 
 
 @router.post("/checkins/seen", response_model=SeenOut, summary="Mark waiting check-ins seen")
-async def mark_seen(body: Seen, user: Me, state: State) -> SeenOut:
+async def mark_seen(body: Seen, user: CurrentUser, state: State) -> SeenOut:
     # Ids that are not this user's waiting check-ins change nothing and are not counted.
     return SeenOut(seen=await blocking(_checkins(state).seen, user, body.ids))
 
 
 @router.post("/checkins/not-now", response_model=PausedOut, responses=answers(422),
              summary="Pause check-ins")
-async def not_now(body: NotNow, user: Me, state: State) -> PausedOut:
+async def not_now(body: NotNow, user: CurrentUser, state: State) -> PausedOut:
     try:
         until = await blocking(_checkins(state).not_now, user, server_now(), body.hours)
     except ValueError as exc:

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from os1.llm.base import Role
-from os1.server.routes import MAX_ID, MAX_LIMIT, Me, State, blocking, store_of
+from os1.server.auth import CurrentUser
+from os1.server.routes import MAX_ID, MAX_LIMIT, State, blocking, store_of
 from os1.store.base import Database, TurnStatus, User
 from os1.store.sqlite import from_text
 
@@ -41,7 +42,7 @@ def history_page(store: Database, user: User, limit: int, before: int | None) ->
         return db.execute(
             "SELECT id, conversation_id, role, content, status, created_at FROM turns "
             "WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-            (user.id, before if before is not None else 2**63 - 1, limit + 1)).fetchall()
+            (user.id, before if before is not None else MAX_ID, limit + 1)).fetchall()
 
     rows = store.run(work)
     turns = [TurnOut.model_validate(
@@ -51,7 +52,7 @@ def history_page(store: Database, user: User, limit: int, before: int | None) ->
 
 
 @router.get("/history", response_model=HistoryPage, summary="Your conversations, page by page")
-async def history(user: Me, state: State,
+async def history(user: CurrentUser, state: State,
                   limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
                   before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> HistoryPage:
     return await blocking(history_page, store_of(state), user, limit, before)

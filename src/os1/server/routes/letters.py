@@ -14,8 +14,8 @@ from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
+from os1.server.auth import CurrentUser
 from os1.server.routes import (
-    Me,
     RowId,
     State,
     answers,
@@ -81,14 +81,14 @@ def _delete(state: ServerState, user: User, letter_id: int) -> None:
 
 
 @router.get("/letters", response_model=LetterList, summary="Your letters")
-async def list_letters(user: Me, state: State) -> LetterList:
+async def list_letters(user: CurrentUser, state: State) -> LetterList:
     letters = await blocking(LetterBook(store_of(state)).all, user)
     return LetterList.model_validate({"letters": [_summary(x) for x in letters]})
 
 
 @router.get("/letters/{letter_id}", response_model=LetterOut, responses=answers(404),
             summary="One letter in full")
-async def get_letter(letter_id: RowId, user: Me, state: State) -> LetterOut:
+async def get_letter(letter_id: RowId, user: CurrentUser, state: State) -> LetterOut:
     letter = await blocking(_letter, state, user, letter_id)
     return LetterOut.model_validate({**_summary(letter), "body": letter.body})
 
@@ -98,7 +98,7 @@ async def get_letter(letter_id: RowId, user: Me, state: State) -> LetterOut:
                              "description": "the letter, handwritten-looking"},
                        **answers(404, 503)},
             summary="A letter as a PDF")
-async def letter_pdf(letter_id: RowId, user: Me, state: State) -> FileResponse:
+async def letter_pdf(letter_id: RowId, user: CurrentUser, state: State) -> FileResponse:
     letter = await blocking(_letter, state, user, letter_id)
     try:
         outcome = await run_action(state, user, "letters.pdf", {"which": str(letter.id)})
@@ -113,7 +113,7 @@ async def letter_pdf(letter_id: RowId, user: Me, state: State) -> FileResponse:
 
 @router.delete("/letters/{letter_id}", status_code=status.HTTP_204_NO_CONTENT,
                response_class=Response, responses=answers(404), summary="Delete a letter")
-async def delete_letter(letter_id: RowId, user: Me, state: State) -> Response:
+async def delete_letter(letter_id: RowId, user: CurrentUser, state: State) -> Response:
     await blocking(_delete, state, user, letter_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field
 from os1.memory.engine import MemoryEngine
 from os1.memory.errors import MemoryNotFoundError
 from os1.memory.records import Memory, MemoryKind
+from os1.server.auth import CurrentUser
 from os1.server.routes import (
     MAX_LIMIT,
     MAX_TEXT,
-    Me,
     RowId,
     State,
     Words,
@@ -33,7 +33,6 @@ from os1.server.routes import (
     store_of,
 )
 from os1.server.state import ServerState
-from os1.store.base import User
 
 router = APIRouter(prefix="/api", tags=["memory"])
 T = TypeVar("T")
@@ -101,7 +100,7 @@ async def _call(state: ServerState, work: Callable[[MemoryEngine], T]) -> T:
 @router.get("/memories", response_model=MemoryList,
             summary="What os1 remembers: the newest, or what it would recall for q")
 async def list_memories(
-        user: Me, state: State,
+        user: CurrentUser, state: State,
         q: Annotated[Words, Query(max_length=1000, description="search for this")] = "",
         kind: Annotated[list[MemoryKind] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50) -> MemoryList:
@@ -122,13 +121,14 @@ async def list_memories(
 
 @router.get("/memories/{memory_id}", response_model=MemoryOut, responses=answers(404),
             summary="One memory")
-async def get_memory(memory_id: RowId, user: Me, state: State) -> MemoryOut:
+async def get_memory(memory_id: RowId, user: CurrentUser, state: State) -> MemoryOut:
     return await _call(state, lambda engine: memory_out(engine.store.get(user, memory_id)))
 
 
 @router.patch("/memories/{memory_id}", response_model=MemoryOut, responses=answers(404, 422),
               summary="Correct a memory's words")
-async def edit_memory(memory_id: RowId, body: MemoryEdit, user: Me, state: State) -> MemoryOut:
+async def edit_memory(memory_id: RowId, body: MemoryEdit, user: CurrentUser,
+                      state: State) -> MemoryOut:
     most = state.settings.max_input_chars
     if len(body.text) > most:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -142,24 +142,18 @@ async def edit_memory(memory_id: RowId, body: MemoryEdit, user: Me, state: State
         return memory_out(engine.edit(user, memory_id, body.text))
 
     edited = await _call(state, edit)
-    _forget_session(state, user)
+    forget_cached_session(state, user)  # an edit corrects a turn the session may hold
     return edited
 
 
 @router.delete("/memories/{memory_id}", status_code=status.HTTP_204_NO_CONTENT,
                response_class=Response, responses=answers(404),
                summary="Forget a memory for good")
-async def forget_memory(memory_id: RowId, user: Me, state: State) -> Response:
+async def forget_memory(memory_id: RowId, user: CurrentUser, state: State) -> Response:
     def forget(engine: MemoryEngine) -> None:
         engine.store.get(user, memory_id)  # not this user's: 404, nothing touched
         engine.forget(user, [memory_id])
 
     await _call(state, forget)
-    _forget_session(state, user)
+    forget_cached_session(state, user)  # forgetting an episode deletes its turn
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-def _forget_session(state: ServerState, user: User) -> None:
-    # Forgetting an episode deletes its turn, and an edit corrects it: the open session's
-    # copy of the conversation must not keep the old words.
-    forget_cached_session(state, user)

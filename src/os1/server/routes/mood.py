@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from os1.affect.timeline import MoodTimeline
 from os1.affect.trend import trend_of
-from os1.server.routes import Me, State, blocking, forget_cached_session, server_now, store_of
+from os1.server.auth import CurrentUser
+from os1.server.routes import State, blocking, forget_cached_session, server_now, store_of
 from os1.server.state import ServerState
 from os1.store.base import User
 from os1.store.files import shred
@@ -61,14 +62,14 @@ def forget_mood(state: ServerState, user: User) -> int:
 
 
 @router.get("/mood", response_model=MoodOut, summary="Your mood over the last days")
-async def mood(user: Me, state: State,
+async def mood(user: CurrentUser, state: State,
                days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30) -> MoodOut:
     return await blocking(mood_of, state, user, days)
 
 
 @router.delete("/mood", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                summary="Forget the whole mood timeline")
-async def forget(user: Me, state: State) -> Response:
+async def forget(user: CurrentUser, state: State) -> Response:
     await blocking(forget_mood, state, user)
     forget_cached_session(state, user)  # the open session's turns still carry the notes
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -24,7 +24,8 @@ from os1.persona.onboarding import (
     QuestionKind,
     question,
 )
-from os1.server.routes import Me, State, Words, answers, blocking, not_found, store_of
+from os1.server.auth import CurrentUser
+from os1.server.routes import State, Words, answers, blocking, not_found, store_of
 from os1.server.state import ServerState
 from os1.store.base import User
 
@@ -94,13 +95,13 @@ def answer(state: ServerState, user: User, key: str, text: str) -> tuple[AnswerR
 
 @router.get("/onboarding", response_model=OnboardingOut, summary="The getting-to-know-you "
             "questions and your answers")
-async def get_onboarding(user: Me, state: State) -> OnboardingOut:
+async def get_onboarding(user: CurrentUser, state: State) -> OnboardingOut:
     return await blocking(questions_state, state, user)
 
 
 @router.put("/onboarding/{key}", response_model=Answered, responses=answers(404, 422),
             summary="Answer one question (empty: skip it)")
-async def put_answer(key: Annotated[str, PathParam(max_length=64)], body: Answer, user: Me,
+async def put_answer(key: Annotated[str, PathParam(max_length=64)], body: Answer, user: CurrentUser,
                      state: State) -> Answered:
     try:
         question(key)

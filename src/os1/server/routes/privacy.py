@@ -22,9 +22,8 @@ from pydantic import BaseModel, Field
 from os1.privacy.erase import EraseReport, erase_user
 from os1.privacy.export import FORMAT, PAGE, TABLES
 from os1.privacy.export import _rows as table_rows
-from os1.server.auth import COOKIE
+from os1.server.auth import COOKIE, CurrentUser
 from os1.server.routes import (
-    Me,
     State,
     Words,
     answers,
@@ -50,7 +49,7 @@ class Erase(BaseModel):
 
 
 @router.get("/me", response_model=MeOut, summary="Who you are logged in as")
-async def me(user: Me) -> MeOut:
+async def me(user: CurrentUser) -> MeOut:
     return MeOut(name=user.name, created_at=user.created_at)
 
 
@@ -93,7 +92,7 @@ def _settings(state: ServerState) -> dict[str, object]:
             responses={200: {"content": {"application/json": {}},
                              "description": "os1-export/1: every row that is yours"}},
             summary="Download everything os1 holds about you")
-async def export(user: Me, state: State) -> StreamingResponse:
+async def export(user: CurrentUser, state: State) -> StreamingResponse:
     name = f"os1-export-{server_now():%Y-%m-%d-%H%M%S}.json"
     return StreamingResponse(export_chunks(state, user), media_type="application/json",
                              headers={"Content-Disposition": f'attachment; filename="{name}"',
@@ -133,7 +132,7 @@ def erase(state: ServerState, user: User) -> EraseReport:
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                responses=answers(403),
                summary="Erase everything os1 holds about you, and your account")
-async def erase_me(body: Erase, user: Me, state: State) -> Response:
+async def erase_me(body: Erase, user: CurrentUser, state: State) -> Response:
     if not await state.accounts.check_password(user, body.password):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "That password is not right, so nothing was erased.")

@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
+from os1.server.auth import CurrentUser
 from os1.server.routes import (
     MAX_TEXT,
-    Me,
     RowId,
     State,
     Words,
@@ -81,7 +81,7 @@ def _newest(state: ServerState, user: User) -> Reminder:
 
 @router.get("/reminders", response_model=ReminderList, summary="Your reminders")
 async def list_reminders(
-        user: Me, state: State,
+        user: CurrentUser, state: State,
         everything: Annotated[bool, Query(alias="all",
                                           description="delivered and cancelled too")] = False,
 ) -> ReminderList:
@@ -93,7 +93,7 @@ async def list_reminders(
 @router.post("/reminders", response_model=ReminderOut, status_code=status.HTTP_201_CREATED,
              responses=answers(422),
              summary="Set a reminder from your own words")
-async def add_reminder(body: NewReminder, user: Me, state: State) -> ReminderOut:
+async def add_reminder(body: NewReminder, user: CurrentUser, state: State) -> ReminderOut:
     most = state.settings.max_input_chars
     if len(body.text) > most:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -111,7 +111,7 @@ async def add_reminder(body: NewReminder, user: Me, state: State) -> ReminderOut
 @router.delete("/reminders/{reminder_id}", status_code=status.HTTP_204_NO_CONTENT,
                response_class=Response, responses=answers(404, 409),
                summary="Cancel a reminder")
-async def cancel_reminder(reminder_id: RowId, user: Me, state: State) -> Response:
+async def cancel_reminder(reminder_id: RowId, user: CurrentUser, state: State) -> Response:
     reminder = await blocking(_get, state, user, reminder_id)
     try:
         await run_action(state, user, "remind.cancel", {"which": str(reminder.id)})

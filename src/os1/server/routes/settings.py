@@ -24,7 +24,8 @@ from os1.persona.profile import (
     load_persona_settings,
     save_persona_settings,
 )
-from os1.server.routes import Me, State, Words, answers, blocking, store_of
+from os1.server.auth import CurrentUser
+from os1.server.routes import State, Words, answers, blocking, store_of
 from os1.server.state import ServerState
 from os1.store.base import User
 from os1.store.sqlite import transaction
@@ -82,14 +83,14 @@ def apply_change(state: ServerState, user: User, change: SettingsChange) -> Pers
 
 
 @router.get("/settings", response_model=SettingsOut, summary="Your companion's name and tone")
-async def get_settings(user: Me, state: State) -> SettingsOut:
+async def get_settings(user: CurrentUser, state: State) -> SettingsOut:
     persona = await blocking(store_of(state).run, lambda db: load_persona_settings(db, user))
     return settings_out(state, persona)
 
 
 @router.put("/settings", response_model=SettingsOut, responses=answers(422),
             summary="Change them (each field optional)")
-async def put_settings(change: SettingsChange, user: Me, state: State) -> SettingsOut:
+async def put_settings(change: SettingsChange, user: CurrentUser, state: State) -> SettingsOut:
     try:
         persona = await blocking(apply_change, state, user, change)
     except PersonaInputError as exc:
