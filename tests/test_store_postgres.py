@@ -277,10 +277,10 @@ def test_memory_recall_merge_edit_and_forget_on_postgres(pg: PostgresStore,
     assert [i for i, _ in by_index] == [i for i, _ in exact]
     assert 0.3 < exact[0][1] <= 1.0  # cosine similarity, as faiss gives it on SQLite
     # Paraphrase without a shared keyword: the vectors (pgvector) find it.
-    assert engine.store.keyword_search(me, '"alarm"', 10) == []
+    assert engine.store.keyword_search(me, ["alarm"], 10) == []
     assert "mornings" in engine.recall(me, "ugh, early alarm again", 3, later).hits[0].memory.text
     # Stemming: "sisters" finds "sister"; term counts (for the keyword budget) stem too.
-    assert engine.store.keyword_search(me, '"sisters"', 10)
+    assert engine.store.keyword_search(me, ["sisters"], 10)
     assert engine.store.term_counts(["sisters", "printer", "zebra", "the"]) == {
         "sisters": 1, "printer": 1, "zebra": 0, "the": 0}
     turn = say(pg, engine, me, "I live in Lisbon now.")
@@ -292,10 +292,10 @@ def test_memory_recall_merge_edit_and_forget_on_postgres(pg: PostgresStore,
                                              attribute="lives in", value="Porto"), later)
     assert moved.outcome == "superseded" and moved.replaced is not None
     edited = engine.edit(me, moved.memory.id, "The user lives in Porto, by the river.")
-    assert engine.store.keyword_search(me, '"river"', 5)[0][0] == edited.id
+    assert engine.store.keyword_search(me, ["river"], 5)[0][0] == edited.id
     found, report = engine.forget_about(me, "Maria")
     assert report.records == 1 and "Maria" in found[0].text
-    assert engine.store.keyword_search(me, '"maria"', 5) == []
+    assert engine.store.keyword_search(me, ["maria"], 5) == []
     assert engine.store.vectors_of(me, [found[0].id]) == {}
     assert len(engine.store.export(me)) == engine.store.count(me)
 

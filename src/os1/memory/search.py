@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from os1.memory.embedder import Vectors
-from os1.memory.query import STOP_WORDS, fts_query, keywords, time_window
+from os1.memory.query import STOP_WORDS, keywords, time_window
 from os1.memory.records import Memory, Recalled
 from os1.memory.store import KEYWORD_TABLES, KeywordTable, MemoryStore, RankFacts
 from os1.memory.vectors import VectorIndex
@@ -178,7 +178,7 @@ class Retriever:
         scores: dict[int, float] = {}
         plan = self._keyword_plan(words)
         for table, chosen, newest_first in plan:
-            hits = self._store.keyword_search(user, fts_query(chosen), self.tuning.depth, table,
+            hits = self._store.keyword_search(user, chosen, self.tuning.depth, table,
                                               newest_first=newest_first)
             _add_normalised(scores, hits, self.tuning.keyword_weight, min_max=False)
         complete = len(plan) == len(KEYWORD_TABLES) and all(

@@ -29,6 +29,7 @@ import numpy as np
 
 from os1.memory.embedder import DIMENSIONS, Vectors
 from os1.memory.errors import MemoryNotFoundError
+from os1.memory.query import fts_query
 from os1.memory.records import FactWrite, Memory, MemoryKind, NewFact
 from os1.store.base import Database, User
 from os1.store.sqlite import to_text, transaction
@@ -40,7 +41,6 @@ _COLUMNS = (
 _VECTOR_BYTES = DIMENSIONS * 2  # float16
 KeywordTable = Literal["memory_fts", "memory_back_fts", "memory_around_fts"]
 KEYWORD_TABLES: tuple[KeywordTable, ...] = get_args(KeywordTable)
-_FTS_WORD = re.compile(r'"((?:[^"]|"")*)"')
 TEXT_SEARCH = "english"  # PostgreSQL's stemming and stop words for the keyword tables
 
 
@@ -99,9 +99,6 @@ def pack_vector(vector: Vectors) -> bytes:
     return np.asarray(vector, dtype=np.float16).tobytes()
 
 
-def fts_words(match: str) -> list[str]:
-    """The words of an FTS5 query built by os1.memory.query.fts_query."""
-    return [m.replace('""', '"') for m in _FTS_WORD.findall(match)]
 
 
 class MemoryStore:
@@ -477,18 +474,18 @@ class MemoryStore:
         return int(self.db.run(lambda db: db.execute(
             "SELECT count(*) FROM memories WHERE user_id = ?", (user.id,)).fetchone()[0]))
 
-    def keyword_search(self, user: User, match: str, limit: int,
+    def keyword_search(self, user: User, words: list[str], limit: int,
                        table: KeywordTable = "memory_fts", *,
                        newest_first: bool = False) -> list[tuple[int, float]]:
-        """BM25 over this user's records; ``match`` is an FTS5 query built by os1.memory.query.
+        """BM25 over this user's records for any of ``words`` (os1.memory.query.keywords).
         Higher score = better (FTS5's bm25 is negative). FTS5 scores every match before it can
         sort by score; ``newest_first`` takes the newest matches instead (scoring only those),
         for words so common that scoring all their matches would be slow."""
         if table not in KEYWORD_TABLES:
             raise ValueError(table)
         if self._postgres:
-            return self._keyword_search_postgres(user, fts_words(match), limit, table,
-                                                 newest_first)
+            return self._keyword_search_postgres(user, words, limit, table, newest_first)
+        match = fts_query(words)
         order = f"{table}.rowid DESC" if newest_first else f"bm25({table})"
 
         def work(db: sqlite3.Connection) -> list[tuple[int, float]]:
