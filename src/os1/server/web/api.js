@@ -66,3 +66,10 @@ export function socketUrl(path) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${location.host}${path}`;
 }
+
+const BACKOFF_S = [1, 2, 4, 8, 15, 30];
+
+/** Seconds to wait before reconnecting a socket, after `attempt` tries that failed. */
+export function reconnectDelay(attempt) {
+  return BACKOFF_S[Math.min(attempt, BACKOFF_S.length - 1)];
+}

@@ -1,10 +1,9 @@
 // Text chat over WebSocket /api/chat: the conversation log, a reply streamed token by token,
 // Stop (button or Escape), and reconnecting with backoff when the socket drops.
 
-import { ApiError, get, socketUrl } from "./api.js";
+import { ApiError, get, reconnectDelay, socketUrl } from "./api.js";
 import { $, announce, el } from "./dom.js";
 
-const BACKOFF_S = [1, 2, 4, 8, 15, 30];
 const HISTORY_PAGE = 50;
 
 const state = {
@@ -242,7 +241,7 @@ function connect() {
       return;
     }
     if (!state.wanted) return;
-    const wait = BACKOFF_S[Math.min(state.attempt, BACKOFF_S.length - 1)];
+    const wait = reconnectDelay(state.attempt);
     state.attempt += 1;
     setConnection("offline", `Connection lost. Reconnecting in ${wait} s…`);
     announce(`Connection to os1 lost. Reconnecting in ${wait} seconds.`);

@@ -37,15 +37,22 @@ export function announce(text, { sticky = false, kind = "info" } = {}) {
 }
 
 /**
- * For a list that several requests may redraw (showing the page, a search, a change): each call
- * returns a check that is true only while no later call has been made, so an answer that a
- * newer request overtook is dropped instead of drawing stale rows.
+ * A list that several requests may redraw (showing the page, a search, a change) and whose rows
+ * the user can remove. `begin()` returns a check that stays true only while no later request
+ * began, so an answer a newer request overtook is dropped instead of drawing stale rows.
+ * `removed(id)` notes a row the user removed; `kept(rows)` leaves such rows out of an answer
+ * that was fetched before the removal was.
  */
-export function newestOnly() {
+export function liveList() {
   let newest = 0;
-  return () => {
-    const mine = ++newest;
-    return () => mine === newest;
+  const gone = new Set();
+  return {
+    begin() {
+      const mine = ++newest;
+      return () => mine === newest;
+    },
+    removed(id) { gone.add(id); },
+    kept(rows) { return rows.filter((row) => !gone.has(row.id)); },
   };
 }
 

@@ -1,11 +1,9 @@
 // Letters os1 wrote with the user: list, read, download as PDF, delete.
 
 import { del, get } from "./api.js";
-import { $, announce, confirmAction, el, newestOnly, timeElement } from "./dom.js";
+import { $, announce, confirmAction, el, liveList, timeElement } from "./dom.js";
 
-const listRequest = newestOnly();
-// Ids deleted on this page: a list fetched before the delete was answered may still hold them.
-const deleted = new Set();
+const shown = liveList();
 
 function title(letter) {
   const to = letter.recipient ? `To ${letter.recipient}` : "A letter";
@@ -45,7 +43,7 @@ function row(letter) {
     if (!(await confirmAction(`Delete “${name}”? This can't be undone.`, "Delete"))) return;
     try {
       await del(`/api/letters/${letter.id}`);
-      deleted.add(letter.id);
+      shown.removed(letter.id);
       item.remove();
       if ($("letter-pdf").getAttribute("href") === `/api/letters/${letter.id}/pdf`) {
         $("letter-read").hidden = true;
@@ -73,10 +71,10 @@ export function init() {
 
 export async function show() {
   $("letter-read").hidden = true;
-  const newest = listRequest();
+  const newest = shown.begin();
   const found = await get("/api/letters");
   if (!newest()) return;
-  const letters = (found?.letters ?? []).filter((letter) => !deleted.has(letter.id));
+  const letters = shown.kept(found?.letters ?? []);
   if (!letters.length) empty();
   else $("letter-list").replaceChildren(...letters.map(row));
 }

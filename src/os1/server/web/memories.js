@@ -1,11 +1,9 @@
 // What os1 remembers (GET /api/memories): search, edit a memory in place, forget one.
 
 import { del, get, patch } from "./api.js";
-import { $, announce, confirmAction, el, newestOnly, timeElement } from "./dom.js";
+import { $, announce, confirmAction, el, liveList, timeElement } from "./dom.js";
 
-const listRequest = newestOnly();
-// Ids forgotten on this page: a list fetched before the forget was answered may still hold them.
-const forgotten = new Set();
+const shown = liveList();
 
 const KIND_WORDS = { fact: "Fact", episode: "From a conversation", preference: "Preference",
   event: "Event", self: "About os1" };
@@ -74,7 +72,7 @@ function row(memory) {
     if (!(await confirmAction(`Forget this? “${memory.text}”`))) return;
     try {
       await del(`/api/memories/${memory.id}`);
-      forgotten.add(memory.id);
+      shown.removed(memory.id);
       const next = item.nextElementSibling ?? item.previousElementSibling;
       item.remove();
       updateCount();
@@ -97,12 +95,12 @@ function updateCount(query = $("mem-q").value.trim()) {
 async function load() {
   const query = $("mem-q").value.trim();
   const list = $("mem-list");
-  const newest = listRequest();
+  const newest = shown.begin();
   list.setAttribute("aria-busy", "true");
   try {
     const found = await get(`/api/memories?limit=100&q=${encodeURIComponent(query)}`);
     if (!newest()) return;
-    const kept = (found?.memories ?? []).filter((memory) => !forgotten.has(memory.id));
+    const kept = shown.kept(found?.memories ?? []);
     list.replaceChildren(...kept.map(row));
     updateCount(query);
   } finally {

@@ -55,10 +55,6 @@ export class Player {
     return this.received - waiting;
   }
 
-  get sounding() {
-    return this.queue.length > 0 && !this.paused;
-  }
-
   pause() {
     this.paused = true;
     this.context?.suspend();

@@ -1,11 +1,9 @@
 // Reminders: add one from free text ("call Amy on Friday at six"), see them, cancel one.
 
 import { del, get, post } from "./api.js";
-import { $, announce, confirmAction, el, newestOnly, timeElement } from "./dom.js";
+import { $, announce, confirmAction, el, liveList, timeElement } from "./dom.js";
 
-const listRequest = newestOnly();
-// Ids cancelled on this page: a list fetched before the cancel was answered may still hold them.
-const cancelled = new Set();
+const shown = liveList();
 
 // `state` is the reminder as lived (upcoming, due, delivered, missed, cancelled).
 const STATE_WORDS = { upcoming: "", due: "due now", delivered: "said", missed: "missed",
@@ -26,7 +24,7 @@ function row(reminder) {
     }
     try {
       await del(`/api/reminders/${reminder.id}`);
-      cancelled.add(reminder.id);
+      shown.removed(reminder.id);
       item.remove();
       announce("Reminder cancelled.");
       if (!$("rem-list").children.length) empty();
@@ -43,10 +41,10 @@ function empty() {
 }
 
 async function load() {
-  const newest = listRequest();
+  const newest = shown.begin();
   const found = await get("/api/reminders");
   if (!newest()) return;
-  const reminders = (found?.reminders ?? []).filter((reminder) => !cancelled.has(reminder.id));
+  const reminders = shown.kept(found?.reminders ?? []);
   $("rem-zone").textContent = found?.zone ? `Times are in ${found.zone}.` : "";
   if (!reminders.length) empty();
   else $("rem-list").replaceChildren(...reminders.map(row));

@@ -3,12 +3,11 @@
 // Push-to-talk sends audio only while the button (or Space on it) is held; hands-free sends
 // it all the time and lets the server decide when a turn is over.
 
-import { socketUrl } from "./api.js";
+import { reconnectDelay, socketUrl } from "./api.js";
 import { $, announce } from "./dom.js";
 import { addMessage, applyEvent, beginReply, finishReply } from "./chat.js";
 import { Player } from "./player.js";
 
-const BACKOFF_S = [1, 2, 4, 8, 15, 30];
 
 const state = {
   user: "",
@@ -103,25 +102,30 @@ function openSocket() {
     });
     socket.addEventListener("message", (message) => {
       if (socket !== state.socket) return;
-      if (!ready && typeof message.data === "string") {
-        if (message.data.includes('"audio_format"')) {
-          // The server's voice is loaded and its session runs: only now may audio flow
-          // (audio sent earlier would reach it all at once, faster than anyone speaks).
-          ready = true;
-          state.ready = true;
-          state.attempt = 0;
-          resolve();
-        } else if (message.data.includes('"error"')) {
-          refusal = JSON.parse(message.data).message ?? "";
-        }
-      }
       if (typeof message.data !== "string") {
         state.player.enqueue(message.data);
         say("os1 is speaking…");
         return;
       }
+      let event;
       try {
-        onEvent(JSON.parse(message.data));
+        event = JSON.parse(message.data);
+      } catch (error) {
+        console.warn("voice event", error);
+        return;
+      }
+      if (!ready && event.type === "audio_format") {
+        // The server's voice is loaded and its session runs: only now may audio flow
+        // (audio sent earlier would reach it all at once, faster than anyone speaks).
+        ready = true;
+        state.ready = true;
+        state.attempt = 0;
+        resolve();
+      } else if (!ready && event.type === "error") {
+        refusal = event.message ?? "";
+      }
+      try {
+        onEvent(event);
       } catch (error) {
         console.warn("voice event", error);
       }
@@ -151,7 +155,7 @@ function openSocket() {
         return;
       }
       if (state.handsFree) {
-        const wait = BACKOFF_S[Math.min(state.attempt, BACKOFF_S.length - 1)];
+        const wait = reconnectDelay(state.attempt);
         state.attempt += 1;
         say(`Voice connection lost. Reconnecting in ${wait} s…`);
         announce(`Voice connection lost. Reconnecting in ${wait} seconds.`);
