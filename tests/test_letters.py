@@ -416,9 +416,14 @@ def test_the_cli_lists_proofreads_prints_and_binds(settings: Settings, tmp_path:
     code, out, err = letters_cli(settings, "book", "-o", str(target), "--title", "Dear Ones")
     assert code == 0, err
     assert target.read_bytes().startswith(b"%PDF-") and "Dear Ones" in page_text(target, 1)
+    code, _, err = letters_cli(settings, "pdf", str(letter.id))
+    assert code == 0, err
+    made = list(letters_dir(settings, me).glob(f"letter-{letter.id}-*.pdf"))
+    assert made
     code, _, err = letters_cli(settings, "delete", str(letter.id))
     assert code == 2 and "--yes" in err  # not a terminal: it asks for --yes
     assert letters_cli(settings, "delete", str(letter.id), "--yes")[0] == 0
+    assert not any(path.exists() for path in made)  # its PDFs hold its words: gone too
     code, out, _ = letters_cli(settings, "list")
     assert "No letters yet" in out
 

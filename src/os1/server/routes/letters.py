@@ -26,11 +26,11 @@ from os1.server.routes import (
     store_of,
 )
 from os1.server.state import ServerState
-from os1.skills.actions import ActionError, ActionLog
+from os1.skills.actions import ActionError
 from os1.skills.letters.book import Letter, LetterBook
+from os1.skills.letters.skill import delete_letter as delete_for_good
 from os1.skills.letters.skill import letters_dir
 from os1.store.base import User
-from os1.store.files import shred
 
 router = APIRouter(prefix="/api", tags=["letters"])
 PREVIEW_CHARS = 80
@@ -69,15 +69,8 @@ def _letter(state: ServerState, user: User, letter_id: int) -> Letter:
 
 
 def _delete(state: ServerState, user: User, letter_id: int) -> None:
-    letter = _letter(state, user, letter_id)
-    LetterBook(store_of(state)).delete(user, letter.id)
-    # Logged like `os1 letters delete` logs it: the log tells the whole story.
-    ActionLog(store_of(state)).add(user, "letters.delete", {"which": str(letter.id)},
-                                   "command", "done", f"deleted letter #{letter.id}",
-                                   at=server_now())
-    # Its PDFs hold its words: they go with it.
-    for made in letters_dir(state.settings, user).glob(f"letter-{letter.id}-*.pdf"):
-        shred(made)
+    letter = _letter(state, user, letter_id)  # not this user's: 404, nothing touched
+    delete_for_good(store_of(state), state.settings, user, letter.id, server_now())
 
 
 @router.get("/letters", response_model=LetterList, summary="Your letters")

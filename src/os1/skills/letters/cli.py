@@ -33,7 +33,7 @@ from os1.memory.engine import MemoryEngine
 from os1.skills.actions import ActionContext, ActionError, ActionLog, Actions, Outcome
 from os1.skills.letters.book import Letter, LetterBook
 from os1.skills.letters.proofread import diff_text, word_diff
-from os1.skills.letters.skill import LetterSkill
+from os1.skills.letters.skill import LetterSkill, delete_letter
 from os1.store.base import Database, User
 from os1.store.open import open_store
 
@@ -77,6 +77,7 @@ def run_letters(settings: Settings, args: argparse.Namespace, console: Console,
 
 @dataclass(frozen=True)
 class _Session:
+    settings: Settings
     store: Database
     user: User
     skill: LetterSkill
@@ -112,7 +113,7 @@ async def _session(settings: Settings, action: str, errors: Console,
         user = store.user(settings.user_name)
         skill = LetterSkill(store, settings, model, memory)
         actions = Actions(skill.specs(), ActionLog(store))
-        yield _Session(store, user, skill, actions,
+        yield _Session(settings, store, user, skill, actions,
                        ActionContext(user, datetime.now().astimezone(), "command"))
     finally:
         if memory is not None:
@@ -271,11 +272,7 @@ def _delete(session: _Session, book: LetterBook, args: argparse.Namespace, conso
                  ).strip().casefold() not in {"y", "yes"}:
             console.print("Kept it.")
             return EXIT_OK
-    book.delete(session.user, letter.id)
-    # Not an action the chat can ask for (deleting is the user's own decision), but logged
-    # like one, so the log tells the whole story.
-    session.actions.log.add(session.user, "letters.delete", {"which": str(letter.id)},
-                            "command", "done", f"deleted letter #{letter.id}",
-                            at=session.context.now)
+    delete_letter(session.store, session.settings, session.user, letter.id,
+                  session.context.now)
     console.print(f"Deleted letter #{letter.id} to {escape(letter.recipient)}.")
     return EXIT_OK

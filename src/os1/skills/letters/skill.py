@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from os1.persona.untrusted import plain
 from os1.skills.actions import (
     ActionContext,
     ActionError,
+    ActionLog,
     ActionSpec,
     Outcome,
     arguments_schema,
@@ -29,6 +31,7 @@ from os1.skills.letters.book import Letter, LetterBook
 from os1.skills.letters.compose import LETTER_TOKENS, Composer, identify, signer_name
 from os1.skills.letters.proofread import Proofread, diff_text, proofread
 from os1.store.base import Database, User
+from os1.store.files import shred
 
 CUES = (r"\bletters?\b|\bwrite (?:a |an |my )?(?:note|card)\b|\bproofread|\bspell[- ]?check"
         r"|\b(?:in|into|out of) (?:my|the) book\b")
@@ -41,6 +44,19 @@ _WHICH = {"type": "string",
 def letters_dir(settings: Settings, user: User) -> Path:
     """Where a user's letter files go: erasing the user shreds this folder with the rest."""
     return settings.data_dir / "users" / str(user.id) / "letters"
+
+
+def delete_letter(store: Database, settings: Settings, user: User, letter_id: int,
+                  at: datetime) -> Letter:
+    """Delete one of the user's letters for good (`os1 letters delete`, the web page): its
+    row, and its PDFs, which hold its words. Not an action the chat can ask for (deleting is
+    the user's own decision), but logged like one, so the log tells the whole story."""
+    letter = LetterBook(store).delete(user, letter_id)
+    ActionLog(store).add(user, "letters.delete", {"which": str(letter.id)}, "command", "done",
+                         f"deleted letter #{letter.id}", at=at)
+    for made in letters_dir(settings, user).glob(f"letter-{letter.id}-*.pdf"):
+        shred(made)
+    return letter
 
 
 @dataclass(frozen=True)
