@@ -292,7 +292,7 @@ async def test_a_client_that_stops_reading_is_closed_and_the_turn_completes(
     user = grant.user
     client = StalledClient()
     outbox = Outbox(client, size=4, patience_s=0.5)  # type: ignore[arg-type]
-    session = ChatSession(client, state, user, grant.token, None,  # type: ignore[arg-type]
+    session = ChatSession(client, state, user, grant.token,  # type: ignore[arg-type]
                           outbox=outbox)
     await client.inbox.put({"type": "websocket.receive",
                             "text": json.dumps({"type": "say", "text": "Hello, a story?"})})

@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -37,6 +36,7 @@ from os1.server.socket_audio import (
     SocketSource,
     pcm_to_float,
 )
+from os1.server.state import VoiceRoom
 from os1.server.voice_socket import voice_models
 from os1.system_packages import ensure
 from os1.voice.audio import FRAME, FRAME_S, RATE, read_wav, write_wav
@@ -476,14 +476,14 @@ async def test_each_user_hears_the_voice_they_chose_and_a_broken_choice_gives_wa
     loads once and is shared by everyone who chose it; one that cannot load gives way to the
     server's own; Whisper is one for all."""
     ensure(ESPEAK)
-    app = SimpleNamespace(state=SimpleNamespace())  # all voice_models keeps is on app.state
+    room = VoiceRoom()
     settings = Settings(data_dir=tmp_path, cache_dir=MODEL_CACHE)  # the server's voice: joe
-    espeak = await voice_models(app, settings, "espeak")  # type: ignore[arg-type]
+    espeak = await voice_models(room, settings, "espeak")
     assert isinstance(espeak.voice, EspeakSpeech)
-    again = await voice_models(app, settings, "espeak")  # type: ignore[arg-type]
+    again = await voice_models(room, settings, "espeak")
     assert again.voice is espeak.voice
-    own = await voice_models(app, settings, None)  # type: ignore[arg-type]
+    own = await voice_models(room, settings, None)
     assert isinstance(own.voice, PiperSpeech)
-    broken = await voice_models(app, settings, "no such voice")  # type: ignore[arg-type]
+    broken = await voice_models(room, settings, "no such voice")
     assert broken.voice is own.voice
     assert espeak.transcriber is own.transcriber is broken.transcriber

@@ -78,12 +78,10 @@ def create_app(settings: Settings, companion: Companion, *, limits: RateLimits |
                     "as 'Authorization: Bearer <token>'. Chat: WebSocket /api/chat.",
         openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
     )
-    app.state.os1 = ServerState(settings, companion, accounts, limits)
-    # One for the app: it remembers which check-in each user heard last ("not now").
-    app.state.outreach = (Outreach(companion, CheckIns(store, settings, users_choose=True))
-                          if settings.checkins else None)
-    app.state.checkins_every_s = checkins_every_s
-    app.state.turns_running = set()  # users with a turn under way (chat_socket)
+    outreach = (Outreach(companion, CheckIns(store, settings, users_choose=True))
+                if settings.checkins else None)
+    app.state.os1 = ServerState(settings, companion, accounts, limits, outreach,
+                                checkins_every_s)
     _handle_errors(app)
 
     app.include_router(auth.router)

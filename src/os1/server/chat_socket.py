@@ -53,12 +53,8 @@ async def chat(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     state = socket_state(websocket)
-    outreach: Outreach | None = websocket.app.state.outreach
-    app_state = websocket.app.state
     with state.sockets.holding(websocket, user.id, socket_token(websocket) or ""):
-        await ChatSession(websocket, state, user, socket_token(websocket), outreach,
-                          running=app_state.turns_running,
-                          checkins_every_s=app_state.checkins_every_s).serve()
+        await ChatSession(websocket, state, user, socket_token(websocket)).serve()
 
 
 @dataclass
@@ -164,20 +160,18 @@ class ChatSession:
     """One open chat socket of one user."""
 
     def __init__(self, websocket: WebSocket, state: ServerState, user: User,
-                 token: str | None, outreach: Outreach | None, *,
-                 running: set[int] | None = None, checkins_every_s: float = 30.0,
-                 outbox: Outbox | None = None) -> None:
+                 token: str | None, *, outbox: Outbox | None = None) -> None:
         """``token``: the session the socket opened with (checked again before each turn).
-        ``running``: the users with a turn under way on any socket of the app (one turn at a
-        time per user, however many tabs they have open)."""
+        One turn at a time per user, however many tabs they have open: the app's
+        ``state.turns_running``."""
         self._websocket = websocket
         self._token = token
         self._state = state
         self._companion: Companion = state.companion
         self._user = user
-        self._outreach = outreach
-        self._every_s = checkins_every_s
-        self._running = running if running is not None else set()
+        self._outreach = state.outreach
+        self._every_s = state.checkins_every_s
+        self._running = state.turns_running
         self.outbox = outbox or Outbox(websocket)
         self._turn: asyncio.Task[None] | None = None
         # Held while a check-in is being said or a turn is starting: they never interleave.

@@ -39,12 +39,11 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 import numpy as np
-from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
-from starlette.types import ASGIApp
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from os1.affect.engine import Audio
 from os1.checkins.outreach import Outreach
@@ -64,7 +63,7 @@ from os1.server.socket_audio import (
     SocketSink,
     SocketSource,
 )
-from os1.server.state import ServerState, socket_state
+from os1.server.state import ServerState, VoiceRoom, socket_state
 from os1.store.base import StorageError, User
 from os1.system_packages import MissingSystemPackage
 from os1.voice.session import TurnTimings, VoiceEvent, VoiceSession
@@ -93,46 +92,34 @@ class VoiceModels:
     voice: SpeechVoice  # the one this user chose in the interview, else the server's
 
 
-@dataclass
-class _Loaded:
-    transcriber: Transcriber
-    voices: dict[str, SpeechVoice] = field(default_factory=dict)
-
-
-async def voice_models(app: ASGIApp, settings: Settings, chosen: str | None) -> VoiceModels:
+async def voice_models(room: VoiceRoom, settings: Settings, chosen: str | None) -> VoiceModels:
     """Whisper and the voice, loaded (and warmed) by the first voice socket that needs them;
     sockets that arrive while they load wait for the same load. Whisper is shared; each voice
     users chose is loaded once. A failed load is not kept: the next socket tries again (after
     the user installs what the message names). A chosen voice that cannot load gives way to
     the server's own (``settings.voice``), which must."""
-    state = cast(FastAPI, app).state
-    lock: asyncio.Lock | None = getattr(state, "os1_voice_lock", None)
-    if lock is None:
-        lock = asyncio.Lock()
-        state.os1_voice_lock = lock
-    async with lock:
-        loaded: _Loaded | None = getattr(state, "os1_voice_models", None)
-        if loaded is None:
+    async with room.lock:
+        if room.transcriber is None:
             transcriber = Transcriber()
             await asyncio.to_thread(transcriber.warm)  # ~1-2 s: off the event loop
-            loaded = state.os1_voice_models = _Loaded(transcriber)
+            room.transcriber = transcriber
         if chosen and chosen != settings.voice:
             try:
-                return VoiceModels(loaded.transcriber, await _voice(loaded, chosen))
+                return VoiceModels(room.transcriber, await _voice(room, chosen))
             except Exception:
                 log.exception("the chosen voice %r could not be loaded; using %r", chosen,
                               settings.voice)
-        return VoiceModels(loaded.transcriber, await _voice(loaded, settings.voice))
+        return VoiceModels(room.transcriber, await _voice(room, settings.voice))
 
 
-async def _voice(loaded: _Loaded, name: str) -> SpeechVoice:
-    voice = loaded.voices.get(name)
+async def _voice(room: VoiceRoom, name: str) -> SpeechVoice:
+    voice = room.voices.get(name)
     if voice is None:
         from os1.voice.tts import load_voice
 
         voice = load_voice(name)
         await asyncio.to_thread(voice.warm)
-        loaded.voices[name] = voice
+        room.voices[name] = voice
     return voice
 
 
@@ -205,11 +192,9 @@ class VoiceCall:
     the session and the sink queue, and the session itself."""
 
     def __init__(self, websocket: WebSocket, state: ServerState, user: User,
-                 models: VoiceModels, *, outreach: Outreach | None = None,
-                 running: set[int] | None = None, patience_s: float = 10.0) -> None:
-        """``outreach``: the app's (it remembers what each user heard); ``running``: the
-        app's users with a reply under way; ``patience_s``: how long one frame may take to
-        leave before the client is taken to have stopped reading (closed with 1013)."""
+                 models: VoiceModels, *, patience_s: float = 10.0) -> None:
+        """``patience_s``: how long one frame may take to leave before the client is taken
+        to have stopped reading (closed with 1013)."""
         self.websocket = websocket
         self.state = state
         self.user = user
@@ -222,12 +207,13 @@ class VoiceCall:
         self.sink = SocketSink(models.voice.sample_rate, self.outbox.put_nowait)
         token = socket_token(websocket)  # the session it opened with, checked at each turn
         tap = _TurnTap(state.companion, self.outbox.put_nowait,
-                       running if running is not None else set(),
+                       state.turns_running,
                        lambda: still_logged_in(websocket, state.accounts, token))
         self.session = VoiceSession(
             cast(Companion, tap), user, models.transcriber, models.voice, self.source, self.sink,
             on_event=lambda event: self.outbox.put_nowait(voice_event_json(event)),
-            outreach=_said_first(outreach, user) if outreach is not None else None)
+            outreach=(_said_first(state.outreach, user) if state.outreach is not None
+                      else None))
 
     def hang_up(self, code: int, reason: str, message: str | None = None) -> None:
         """Say why (when there is something to say) and close the socket."""
@@ -405,9 +391,6 @@ def _said_first(outreach: Outreach, user: User) -> Callable[[], Awaitable[list[s
 # -- the route -----------------------------------------------------------------------------
 
 
-_OPEN_CALLS = "os1_voice_calls"
-
-
 @router.websocket("/api/voice")
 async def voice_socket(websocket: WebSocket) -> None:
     state = socket_state(websocket)
@@ -418,7 +401,7 @@ async def voice_socket(websocket: WebSocket) -> None:
     try:
         chosen = await asyncio.to_thread(store_of(state).run,
                                          lambda db: choices.voice(db, user))
-        models = await voice_models(websocket.app, state.settings, chosen)
+        models = await voice_models(state.voice, state.settings, chosen)
     except Exception as exc:
         log.exception("the voice could not be loaded")
         # A missing model package or system library says which and how to install it;
@@ -431,18 +414,12 @@ async def voice_socket(websocket: WebSocket) -> None:
             await websocket.send_text(json.dumps({"type": "error", "message": message}))
             await websocket.close(code=CLOSE_FAILED, reason="voice unavailable")
         return
-    app_state = websocket.app.state
     # Built in a worker thread: the session's VAD model takes ~0.2 s of CPU to load, which
     # on the event loop would stall every other user's socket each time someone connects.
-    call = await asyncio.to_thread(VoiceCall, websocket, state, user, models,
-                                   outreach=getattr(app_state, "outreach", None),
-                                   running=getattr(app_state, "turns_running", None))
+    call = await asyncio.to_thread(VoiceCall, websocket, state, user, models)
     # One call per user: a second window takes the voice over (two sessions would answer
     # the same words twice, into one conversation).
-    calls: dict[int, VoiceCall] | None = getattr(app_state, _OPEN_CALLS, None)
-    if calls is None:
-        calls = {}
-        setattr(app_state, _OPEN_CALLS, calls)
+    calls = state.voice.calls
     previous = calls.get(user.id)
     if previous is not None:
         previous.hang_up(CLOSE_ELSEWHERE, "voice opened elsewhere",
