@@ -21,6 +21,7 @@ from os1.safety.crisis import CrisisDetector
 from os1.safety.guard import SafetyGuard
 from os1.skills.catalog import open_skills
 from os1.store.base import Database, NewTurn, User
+from os1.store.files import shred
 from os1.store.open import open_store
 
 # Nothing in os1 may fetch weights from a model hub at run time.
@@ -80,6 +81,19 @@ def conversation_snapshots(settings: Settings) -> list[Path]:
     """KV-cache snapshots of the last session hold the conversation, notes included: forgetting
     must remove them (they are remade, at the cost of one slower first reply)."""
     return sorted((settings.data_dir / "kv").glob("session-*.bin"))
+
+
+def forget_mood(settings: Settings, store: Database, user: User) -> int:
+    """`os1 mood forget` and the web page's: the readings, the voice baseline and the affect
+    lines of the stored notes; then the conversation snapshots, which hold those notes too.
+    How many readings went."""
+    from os1.affect.timeline import MoodTimeline
+
+    gone = MoodTimeline(store).forget(user)
+    for snapshot in conversation_snapshots(settings):
+        if snapshot.exists():
+            shred(snapshot)
+    return gone
 
 
 def user_files(settings: Settings, user: User) -> list[Path]:

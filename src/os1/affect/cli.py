@@ -16,7 +16,6 @@ from os1.affect.chart import text_chart, write_png
 from os1.affect.timeline import MoodReading, MoodTimeline
 from os1.affect.trend import trend_of
 from os1.config import Settings
-from os1.store.files import shred
 from os1.store.open import open_store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -52,11 +51,9 @@ def run_mood(settings: Settings, args: argparse.Namespace, console: Console,
                 if input("Erase your whole mood timeline? [y/N] ").strip().lower() not in {
                         "y", "yes"}:
                     return EXIT_OK
-            gone = timeline.forget(user)
-            from os1.app import conversation_snapshots
+            from os1.app import forget_mood
 
-            for snapshot in conversation_snapshots(settings):  # they hold the notes just removed
-                shred(snapshot)
+            gone = forget_mood(settings, store, user)
             console.print(f"Erased {gone} mood reading(s), the voice baseline and what os1 "
                           "had noted about your feelings in past turns.")
             return EXIT_OK

@@ -11,11 +11,11 @@ from pydantic import BaseModel
 
 from os1.affect.timeline import MoodTimeline
 from os1.affect.trend import trend_of
+from os1.app import forget_mood
 from os1.server.auth import CurrentUser
 from os1.server.routes import State, blocking, forget_cached_session, server_now, store_of
 from os1.server.state import ServerState
 from os1.store.base import User
-from os1.store.files import shred
 
 router = APIRouter(prefix="/api", tags=["mood"])
 MAX_DAYS = 7 * 520  # `os1 mood --weeks` goes back at most 520 weeks
@@ -49,18 +49,6 @@ def mood_of(state: ServerState, user: User, days: int) -> MoodOut:
         trend=trend_of(found, today).describe(), reading=state.settings.affect)
 
 
-def forget_mood(state: ServerState, user: User) -> int:
-    """What `os1 mood forget` does: the readings, the voice baseline and the affect lines of
-    the stored notes; then the conversation snapshots, which hold those notes too."""
-    from os1.app import conversation_snapshots
-
-    gone = MoodTimeline(store_of(state)).forget(user)
-    for snapshot in conversation_snapshots(state.settings):
-        if snapshot.exists():
-            shred(snapshot)
-    return gone
-
-
 @router.get("/mood", response_model=MoodOut, summary="Your mood over the last days")
 async def mood(user: CurrentUser, state: State,
                days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30) -> MoodOut:
@@ -70,6 +58,6 @@ async def mood(user: CurrentUser, state: State,
 @router.delete("/mood", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                summary="Forget the whole mood timeline")
 async def forget(user: CurrentUser, state: State) -> Response:
-    await blocking(forget_mood, state, user)
+    await blocking(forget_mood, state.settings, store_of(state), user)
     forget_cached_session(state, user)  # the open session's turns still carry the notes
     return Response(status_code=status.HTTP_204_NO_CONTENT)
