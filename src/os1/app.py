@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from os1.affect.engine import AffectEngine
 from os1.companion import Clock, Companion
@@ -23,6 +25,9 @@ from os1.skills.catalog import open_skills
 from os1.store.base import Database, NewTurn, User
 from os1.store.files import shred
 from os1.store.open import open_store
+
+if TYPE_CHECKING:
+    from os1.privacy.erase import EraseReport
 
 # Nothing in os1 may fetch weights from a model hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -94,6 +99,24 @@ def forget_mood(settings: Settings, store: Database, user: User) -> int:
         if snapshot.exists():
             shred(snapshot)
     return gone
+
+
+def erase_everything(settings: Settings, store: Database, user: User,
+                     engine: MemoryEngine | None = None) -> EraseReport:
+    """`os1 forget --everything` for one user (the CLI's, or one of a server's): the mail
+    password in the keyring, every row, the memories through ``engine`` (a server's shared
+    one, which stays open; else one opened here and closed), the snapshots and the user's
+    files."""
+    from os1.privacy.erase import erase_user
+    from os1.skills.mail.credentials import forget_password
+
+    forget_password(store, user)  # the keyring holds it outside the database
+    report = erase_user(store, engine or open_memory(settings, store), user,
+                        [*conversation_snapshots(settings), *persona_snapshots(settings),
+                         *user_files(settings, user)],
+                        settings.memory_dir, close_memory=engine is None)
+    shutil.rmtree(user_folder(settings, user), ignore_errors=True)  # empty by now
+    return report
 
 
 def user_files(settings: Settings, user: User) -> list[Path]:

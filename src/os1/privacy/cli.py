@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 from rich.console import Console
 
 from os1.config import Settings, default_config_file
-from os1.privacy.erase import erase_user
 from os1.privacy.export import export_everything
 from os1.safety.log import entries
 from os1.store.files import shred
@@ -92,22 +90,9 @@ def _safety_log(store: Any, user: Any, console: Console) -> int:
 
 
 def _erase(store: Any, user: Any, settings: Settings, console: Console) -> int:
-    from os1.app import (
-        conversation_snapshots,
-        open_memory,
-        persona_snapshots,
-        user_files,
-        user_folder,
-    )
-    from os1.skills.mail.credentials import forget_password
+    from os1.app import erase_everything
 
-    forget_password(store, user)  # the keyring holds it outside the database
-    engine = open_memory(settings, store)
-    report = erase_user(store, engine, user,
-                        [*conversation_snapshots(settings), *persona_snapshots(settings),
-                         *user_files(settings, user)],
-                        settings.memory_dir)
-    shutil.rmtree(user_folder(settings, user), ignore_errors=True)  # empty by now
+    report = erase_everything(settings, store, user)
     config = default_config_file(os.environ)
     if config.exists():
         shred(config)

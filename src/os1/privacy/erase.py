@@ -36,8 +36,10 @@ class EraseReport:
 
 
 def erase_user(store: Database, memory: MemoryEngine, user: User,
-               private_files: list[Path], index_dir: Path) -> EraseReport:
-    """Erase ``user``; ``memory`` is closed on the way (it is of no use afterwards)."""
+               private_files: list[Path], index_dir: Path, *,
+               close_memory: bool = True) -> EraseReport:
+    """Erase ``user``; ``memory`` is closed on the way (it is of no use afterwards), unless
+    ``close_memory`` is False: a server's engine, which serves everyone else."""
     def memory_ids(db: sqlite3.Connection) -> list[int]:
         return [int(r[0]) for r in db.execute("SELECT id FROM memories WHERE user_id = ?",
                                               (user.id,))]
@@ -48,7 +50,8 @@ def erase_user(store: Database, memory: MemoryEngine, user: User,
 
     turns = store.run(turn_count)
     forgotten = memory.forget(user, store.run(memory_ids)).records
-    memory.close()  # closing saves loaded indexes: done before their files are removed
+    if close_memory:
+        memory.close()  # closing saves loaded indexes: done before their files are removed
 
     def drop_user(db: sqlite3.Connection) -> None:
         with transaction(db):

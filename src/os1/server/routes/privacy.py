@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,8 @@ from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from os1.privacy.erase import EraseReport, erase_user
+from os1.app import erase_everything
+from os1.privacy.erase import EraseReport
 from os1.privacy.export import FORMAT, PAGE, TABLES
 from os1.privacy.export import _rows as table_rows
 from os1.server.auth import COOKIE, CurrentUser
@@ -100,33 +100,12 @@ async def export(user: CurrentUser, state: State) -> StreamingResponse:
 
 
 def erase(state: ServerState, user: User) -> EraseReport:
-    """`os1 forget --everything` for one user of a shared server."""
-    from os1.app import (
-        conversation_snapshots,
-        open_memory,
-        persona_snapshots,
-        user_files,
-        user_folder,
-    )
-    from os1.skills.mail.credentials import forget_password
-
-    store = store_of(state)
-    forget_password(store, user)  # the keyring holds it outside the database
-    shared = state.companion.memory
-    if shared is not None:
-        # The server's engine keeps this user's vector index in memory: forgetting through
-        # it takes the vectors out of that copy too (erase_user's own engine, below, is a
-        # fresh one that it closes; the shared one must stay open for everyone else).
-        ids = store.run(lambda db: [int(r[0]) for r in db.execute(
-            "SELECT id FROM memories WHERE user_id = ?", (user.id,))])
-        shared.engine.forget(user, ids)
-    report = erase_user(store, open_memory(state.settings, store), user,
-                        [*conversation_snapshots(state.settings),
-                         *persona_snapshots(state.settings),
-                         *user_files(state.settings, user)],
-                        state.settings.memory_dir)
-    shutil.rmtree(user_folder(state.settings, user), ignore_errors=True)  # empty by now
-    return report
+    """`os1 forget --everything` for one user of a shared server. The companion's engine
+    does the forgetting, so its in-memory copy of the user's vectors goes too; it stays open
+    for everyone else."""
+    memory = state.companion.memory
+    return erase_everything(state.settings, store_of(state), user,
+                            memory.engine if memory is not None else None)
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
