@@ -56,10 +56,12 @@ class ActionContext:
 @dataclass(frozen=True)
 class Outcome:
     """What an action did. ``text``: one or two sentences, said to the user and kept in the
-    conversation; ``detail``: anything longer (a list, a draft), shown but not spoken."""
+    conversation; ``detail``: anything longer (a list, a draft), shown but not spoken;
+    ``made``: the id of the row it made (a reminder), for callers that show that row."""
 
     text: str
     detail: str = ""
+    made: int | None = None
 
 
 Run = Callable[[ActionContext, dict[str, Any]], Awaitable[Outcome]]

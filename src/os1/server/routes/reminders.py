@@ -75,10 +75,6 @@ def _get(state: ServerState, user: User, reminder_id: int) -> Reminder:
         raise not_found("reminder") from None
 
 
-def _newest(state: ServerState, user: User) -> Reminder:
-    return max(_book(state).listing(user, everything=True), key=lambda r: r.id)
-
-
 @router.get("/reminders", response_model=ReminderList, summary="Your reminders")
 async def list_reminders(
         user: CurrentUser, state: State,
@@ -104,8 +100,9 @@ async def add_reminder(body: NewReminder, user: CurrentUser, state: State) -> Re
         outcome = await run_action(state, user, "remind.add", {"what": body.text, "when": ""})
     except ActionError as exc:  # no time in it, a time already past, nothing to remind of
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    now = server_now()
-    return reminder_out(await blocking(_newest, state, user), now, outcome.text)
+    assert outcome.made is not None  # remind.add says which reminder it made
+    return reminder_out(await blocking(_get, state, user, outcome.made), server_now(),
+                        outcome.text)
 
 
 @router.delete("/reminders/{reminder_id}", status_code=status.HTTP_204_NO_CONTENT,

@@ -41,7 +41,8 @@ def reminder_actions(store: Database, settings: Settings) -> list[ActionSpec]:
         parsed = parse_parts(args["what"], args.get("when", ""), ctx.now)
         reminder = book.add(ctx.user, parsed.what, parsed.due_at, ctx.now)
         return Outcome(f"I'll remind you {say_when(reminder.due_at, ctx.now)} "
-                       f"{_about(reminder.text)}." + (f" {parsed.note}" if parsed.note else ""))
+                       f"{_about(reminder.text)}." + (f" {parsed.note}" if parsed.note else ""),
+                       made=reminder.id)
 
     async def listing(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
         reminders = book.listing(ctx.user)
