@@ -4,6 +4,7 @@ incoherent, but a real llama.cpp model, so plumbing tests run the real runtime f
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 # Models are a cache, not user data: tests share the user's cache so the 1.1 GB join
 # happens once per machine. User data always goes to a temporary folder.
 MODEL_CACHE = Path(os.environ.get("OS1_TEST_CACHE_DIR") or platformdirs.user_cache_dir("os1"))
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for a server a test starts, or one that is down)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -28,17 +28,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from conftest import free_port
 from os1.system_packages import SystemPackage, command, ensure
 
 DOVECOT = SystemPackage("dovecot-imapd", "The mail tests' IMAP server", command("dovecot"))
 START_TIMEOUT_S = 20.0
 PASSWORD = "s3cret-pass"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:

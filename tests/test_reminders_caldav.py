@@ -5,7 +5,6 @@ the action log."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from conftest import free_port
 from os1.config import Settings
 from os1.skills.actions import ActionContext, ActionError, ActionLog, Actions, Outcome
 from os1.skills.reminders import command_actions
@@ -28,18 +28,12 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=PARIS)
 PASSWORD = "correct horse battery"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("radicale")
     users = folder / "users"
     users.write_text(f"amy:{PASSWORD}\n")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "radicale", f"--storage-filesystem-folder={folder / 'data'}",
          f"--server-hosts=127.0.0.1:{port}", "--auth-type=htpasswd",
@@ -154,7 +148,7 @@ def test_a_missing_collection_and_a_server_down_are_clear(radicale: str,
     with pytest.raises(ActionError, match="no calendar at"):
         sync(book, user, f"{radicale}/amy/nothing-here/", NOW, "amy", PASSWORD)
     with pytest.raises(ActionError, match="Cannot reach the CalDAV server"):
-        sync(book, user, f"http://127.0.0.1:{_free_port()}/amy/reminders/", NOW, "amy",
+        sync(book, user, f"http://127.0.0.1:{free_port()}/amy/reminders/", NOW, "amy",
              PASSWORD)
     with pytest.raises(ActionError, match="not a CalDAV address"):
         sync(book, user, "ftp://example.org/cal", NOW)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from rich.console import Console
 
+from conftest import free_port
 from databases import database_url, postgres
 from os1.app import close_companion
 from os1.config import Settings
@@ -367,9 +367,7 @@ def test_os1_serve_serves_and_stops_cleanly(clean_env: dict[str, str]) -> None:
     env = {**clean_env, "OS1_MODEL": "fixture", "OS1_CONTEXT_TOKENS": "2048",
            "OS1_MAX_REPLY_TOKENS": "48", "OS1_MEMORY_EXTRACTION": "0",
            "OS1_BATCH_THREADS": "1"}  # as the fixture model: 2 spin badly on a busy machine
-    with socket.socket() as probe:  # a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-c", _OS1_SERVER_VERBS, "serve", "--port", str(port)]
     _serve_and_stop(command, env, port)
 

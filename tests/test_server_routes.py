@@ -43,7 +43,7 @@ from os1.skills.letters.book import LetterBook
 from os1.store.base import Database, NewTurn, User
 from os1.store.open import open_store
 from os1.store.sqlite import to_text
-from server_helpers import database_of, fast_hasher
+from server_helpers import database_of, fast_hasher, sign_up
 
 PASSWORD = "correct horse battery"
 
@@ -121,14 +121,9 @@ class Server:
         return self.companion.memory.engine
 
     def sign_up(self, name: str, password: str = PASSWORD) -> Account:
-        reply = self.client.post("/api/accounts", json={"name": name, "password": password})
-        assert reply.status_code == 201, reply.text
-        token = reply.json()["token"]
+        token = sign_up(self.client, name, password)
         self.client.cookies.clear()  # each account speaks with its own bearer token only
-        row = self.store.run(lambda db: db.execute(
-            "SELECT id, name, created_at FROM users WHERE name = ?", (name,)).fetchone())
-        user = User(int(row[0]), str(row[1]), datetime.fromisoformat(row[2]))
-        return Account(user, token, password)
+        return Account(self.store.user(name), token, password)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from conftest import ScriptedModel
+from conftest import ScriptedModel, free_port
 from databases import database_url, postgres  # noqa: F401  (fixtures)
 from os1.app import open_memory
 from os1.companion import Companion
@@ -39,12 +39,6 @@ NOW = datetime(2026, 11, 23, 18, 0).astimezone()
 # arq 0.28 closes its pool with redis-py's deprecated close(): noise, not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")
 REDIS = SystemPackage("redis-server", "the background-job tests", command("redis-server"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
