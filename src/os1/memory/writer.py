@@ -58,6 +58,11 @@ class MemoryWriter:
         # run after extraction, cancelled the same way when the user starts a turn.
         self._quiet_work: list[Callable[[User], Awaitable[object]]] = []
 
+    def speaker_of(self, user: User, turn: Turn) -> str:
+        """Who said ``turn``, as its episode names them (the user's name or the companion's)."""
+        speakers = self.speakers(user)
+        return speakers.user if turn.role == "user" else speakers.companion
+
     def speakers(self, user: User) -> Speakers:
         """Who said what, by name: the user's own name (a server holds many users), and the
         companion's."""
@@ -71,9 +76,8 @@ class MemoryWriter:
 
     def turn_stored(self, user: User, turn: Turn) -> None:
         """Queue the turn's episode write (any thread; returns at once)."""
-        speakers = self.speakers(user)
-        speaker = speakers.user if turn.role == "user" else speakers.companion
-        future = self._executor.submit(self._write_episode, user, turn, speaker)
+        future = self._executor.submit(self._write_episode, user, turn,
+                                       self.speaker_of(user, turn))
         self._pending = [f for f in self._pending if not f.done()] + [future]
 
     def _write_episode(self, user: User, turn: Turn, speaker: str) -> None:

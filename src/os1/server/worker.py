@@ -141,9 +141,9 @@ def _sweep_candidates(store: Database, since: datetime) -> list[int]:
     return store.run(work)
 
 
-def _all_users(store: Database) -> list[int]:
-    return [int(r[0]) for r in store.run(
-        lambda db: db.execute("SELECT id FROM users ORDER BY id").fetchall())]
+def _all_users(store: Database) -> list[User]:
+    return [User(int(r[0]), str(r[1]), from_text(r[2])) for r in store.run(
+        lambda db: db.execute("SELECT id, name, created_at FROM users ORDER BY id").fetchall())]
 
 
 # -- the jobs ---------------------------------------------------------------------------
@@ -168,9 +168,8 @@ async def remember_turn(ctx: dict[str, Any], user_id: int, turn_id: int) -> str:
             return "gone"  # erased or forgotten meanwhile: nothing to remember
         if await asyncio.to_thread(_has_episode, parts.store, user, turn_id):
             return "already stored"
-        speakers = writer.speakers(user)
-        speaker = speakers.user if turn.role == "user" else speakers.companion
-        await asyncio.to_thread(writer.engine.remember_turn, user, turn, speaker,
+        await asyncio.to_thread(writer.engine.remember_turn, user, turn,
+                                writer.speaker_of(user, turn),
                                 extract=parts.settings.memory_extraction)
     return "stored"
 
@@ -214,7 +213,7 @@ async def sweep(ctx: dict[str, Any]) -> str:
                 continue  # still talking: the quiet job of their last turn comes later
             waiting = await asyncio.to_thread(_waiting_extraction, parts.store, user)
             if waiting or age < REFLECT_WINDOW:
-                await _quiet_work(parts, ctx["redis"], user)
+                await _quiet_work(parts, ctx["redis"], user, waiting)
                 done += 1
     return f"{done} users"
 
@@ -224,22 +223,23 @@ async def checkin_tick(ctx: dict[str, Any]) -> str:
     parts = _parts(ctx)
     sent = 0
     now = parts.clock()
-    for user_id in await asyncio.to_thread(_all_users, parts.store):
-        with user_scope(user_id):
-            user = await asyncio.to_thread(_user, parts.store, user_id)
-            if user is not None:
-                sent += len(await asyncio.to_thread(parts.checkins.due, user, now))
+    for user in await asyncio.to_thread(_all_users, parts.store):
+        with user_scope(user.id):
+            sent += len(await asyncio.to_thread(parts.checkins.due, user, now))
     return f"{sent} check-ins"
 
 
-async def _quiet_work(parts: WorkerParts, redis: ArqRedis, user: User) -> str:
+async def _quiet_work(parts: WorkerParts, redis: ArqRedis, user: User,
+                      waiting: int | None = None) -> str:
+    """Extraction and reflection for a quiet user; ``waiting``: their extraction rows, when
+    the caller has just counted them."""
     if parts.writer is None:
         return "memory is off"
     async with _user_lock(redis, user) as held:
         if not held:
             return "another worker has this user"
         if parts.settings.memory_extraction:
-            await _extract_all(parts.writer, parts.store, user)
+            await _extract_all(parts.writer, parts.store, user, waiting)
         if parts.reflection is not None:
             try:
                 await parts.reflection.reflect_if_due(user)
@@ -248,8 +248,10 @@ async def _quiet_work(parts: WorkerParts, redis: ArqRedis, user: User) -> str:
     return "done"
 
 
-async def _extract_all(writer: MemoryWriter, store: Database, user: User) -> None:
-    before = await asyncio.to_thread(_waiting_extraction, store, user)
+async def _extract_all(writer: MemoryWriter, store: Database, user: User,
+                       waiting: int | None) -> None:
+    before = (waiting if waiting is not None
+              else await asyncio.to_thread(_waiting_extraction, store, user))
     for _ in range(_EXTRACT_ROUNDS):
         if before == 0:
             return
