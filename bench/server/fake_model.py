@@ -22,6 +22,8 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from load import percentile
+
 from os1.server.loop import event_loop_factory
 
 WORDS = ("I", "hear", "you.", "That", "sounds", "like", "a", "lot", "to", "carry,", "and", "it",
@@ -44,14 +46,14 @@ class Stats:
     late_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, float | int]:
-        late = sorted(self.late_ms)
+        late = self.late_ms
 
         def pct(p: float) -> float:
-            return round(late[min(len(late) - 1, int(p * len(late)))], 2) if late else 0.0
+            return round(percentile(late, p), 2) if late else 0.0
 
         return {"requests": self.requests, "most_streams_open": self.most_streams_open,
                 "tokens": len(late), "late_p50_ms": pct(0.5), "late_p99_ms": pct(0.99),
-                "late_max_ms": round(late[-1], 2) if late else 0.0}
+                "late_max_ms": round(max(late), 2) if late else 0.0}
 
 
 def _chunk(data: bytes) -> bytes:

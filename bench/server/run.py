@@ -415,11 +415,13 @@ def main() -> None:
                         help="write the report of an earlier run's --json instead of running")
     parser.add_argument("--command-was", default="", help="with --from-json: its command")
     args = parser.parse_args()
-    costs = check_costs()
     if args.from_json:
-        results = json.loads(args.from_json.read_text())
+        # The report of that run, with the costs measured then (not today's).
+        saved = json.loads(args.from_json.read_text())
+        results, costs = saved["results"], saved["costs"]
         command = args.command_was
     else:
+        costs = check_costs()
         # The load client on uvloop too: it shares these 2 cores with the server it measures.
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             results = runner.run(main_async(args))
@@ -428,7 +430,7 @@ def main() -> None:
                   command, costs)
     print(text)
     if args.json and not args.from_json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps({"results": results, "costs": costs}, indent=1))
     if args.write:
         key = f"{'+'.join(args.databases)}-{args.sessions}-sessions"
         write_section(args.write, "server", key, text)
